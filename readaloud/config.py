@@ -1,0 +1,208 @@
+"""Typed configuration loaded once from TOML. Unknown keys and bad values name the key and line.
+
+The documented default file is ``config/readaloud.toml``; the user's copy lives at
+``$XDG_CONFIG_HOME/readaloud/readaloud.toml`` (or wherever ``--config`` points).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from readaloud.errors import ConfigError
+
+ENGINES = ("auto", "piper", "xtts")
+
+
+def xdg_config_home() -> Path:
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+
+
+def xdg_data_home() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+
+
+def default_config_path() -> Path:
+    return xdg_config_home() / "readaloud" / "readaloud.toml"
+
+
+@dataclass(frozen=True)
+class SpeechConfig:
+    engine: str = "auto"
+    voice: str = ""
+    language: str = "en"
+    rate: float = 1.0
+    first_fragment_words: int = 6
+
+
+@dataclass(frozen=True)
+class PiperConfig:
+    voices_dir: str = ""
+    use_cuda: bool = False
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    device: str = ""
+    sample_rate: int = 0
+    block_frames: int = 256
+    tail_padding_ms: int = 120
+    max_buffer_seconds: float = 20.0
+
+    @property
+    def output_device(self) -> str | int | None:
+        """The device as sounddevice wants it: None (default), an index or a name."""
+        if not self.device:
+            return None
+        return int(self.device) if self.device.isdigit() else self.device
+
+
+@dataclass(frozen=True)
+class Config:
+    speech: SpeechConfig = field(default_factory=SpeechConfig)
+    piper: PiperConfig = field(default_factory=PiperConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    #: Where this config came from (None: built-in defaults).
+    source: Path | None = None
+
+    @property
+    def piper_voices_dir(self) -> Path:
+        if self.piper.voices_dir:
+            return Path(self.piper.voices_dir).expanduser()
+        return xdg_data_home() / "readaloud" / "voices" / "piper"
+
+
+_SECTIONS: dict[str, type] = {
+    "speech": SpeechConfig,
+    "piper": PiperConfig,
+    "audio": AudioConfig,
+}
+
+
+def _check_value(section: str, key: str, value: Any) -> str | None:
+    """Return why ``value`` is bad for ``section.key``, or None when it is fine."""
+    if section == "speech":
+        if key == "engine" and value not in ENGINES:
+            return f"must be one of {', '.join(ENGINES)}"
+        if key == "rate" and not 0.25 <= value <= 4.0:
+            return "must be between 0.25 and 4.0"
+        if key == "first_fragment_words" and not 0 <= value <= 50:
+            return "must be between 0 (off) and 50"
+    if section == "audio":
+        if key == "sample_rate" and value != 0 and not 8000 <= value <= 192000:
+            return "must be 0 (automatic) or between 8000 and 192000"
+        if key == "block_frames" and not 32 <= value <= 8192:
+            return "must be between 32 and 8192"
+        if key == "tail_padding_ms" and not 0 <= value <= 2000:
+            return "must be between 0 and 2000"
+        if key == "max_buffer_seconds" and not 1 <= value <= 600:
+            return "must be between 1 and 600"
+    return None
+
+
+def _line_of(text: str, section: str, key: str | None) -> int | None:
+    """Best-effort line number of ``[section]`` or of ``key`` inside it (tomllib has none)."""
+    lines = text.splitlines()
+    in_section = False
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        header = re.match(r"^\[\s*([^\]]+?)\s*\]", stripped)
+        if header:
+            in_section = header.group(1) == section
+            if in_section and key is None:
+                return number
+            continue
+        if in_section and key is not None and re.match(rf"^{re.escape(key)}\s*=", stripped):
+            return number
+    return None
+
+
+def _where(path: Path | None, text: str, section: str, key: str | None) -> str:
+    line = _line_of(text, section, key)
+    name = str(path) if path else "config"
+    return f"{name}, line {line}" if line else name
+
+
+def _coerce(expected: type, value: Any) -> Any:
+    """Accept ints where floats are expected; anything else must match exactly."""
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if expected is int and isinstance(value, bool):
+        raise TypeError
+    if not isinstance(value, expected):
+        raise TypeError
+    return value
+
+
+def parse(text: str, path: Path | None = None) -> Config:
+    """Parse TOML text into a Config, or raise ConfigError naming the key and line."""
+    name = str(path) if path else "config"
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{name}: not valid TOML ({error}). Fix that line.") from None
+    sections: dict[str, Any] = {}
+    for section, values in data.items():
+        if not isinstance(values, dict):
+            raise ConfigError(
+                f"{name}: '{section}' is outside any section; put keys under "
+                f"{', '.join(f'[{s}]' for s in _SECTIONS)}."
+            )
+        if section not in _SECTIONS:
+            known = ", ".join(f"[{s}]" for s in _SECTIONS)
+            raise ConfigError(
+                f"{_where(path, text, section, None)}: unknown section [{section}]; "
+                f"known sections are {known}."
+            )
+        cls = _SECTIONS[section]
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in values.items():
+            where = _where(path, text, section, key)
+            if key not in fields:
+                raise ConfigError(
+                    f"{where}: unknown key '{key}' in [{section}]; "
+                    f"known keys are {', '.join(fields)}."
+                )
+            expected = type(getattr(cls(), key))
+            try:
+                value = _coerce(expected, value)
+            except TypeError:
+                raise ConfigError(
+                    f"{where}: '{section}.{key}' must be a {expected.__name__}, "
+                    f"not {value!r}."
+                ) from None
+            problem = _check_value(section, key, value)
+            if problem:
+                raise ConfigError(f"{where}: '{section}.{key}' = {value!r} {problem}.")
+            kwargs[key] = value
+        sections[section] = cls(**kwargs)
+    return Config(**sections, source=path)
+
+
+def load(path: Path | None = None) -> Config:
+    """Load ``path``, or the user's config file when it exists, or the defaults.
+
+    An explicitly given path must exist; the default location may be absent.
+    """
+    explicit = path is not None
+    path = path if explicit else default_config_path()
+    assert path is not None
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        if explicit:
+            raise ConfigError(f"Config file {path} does not exist.") from None
+        return Config()
+    except OSError as error:
+        raise ConfigError(f"Cannot read config file {path}: {error.strerror}.") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; save it as UTF-8.") from None
+    return parse(text, path)

@@ -1,0 +1,1 @@
+"""Speech engines behind one protocol (see base.py). Engines never touch the sound card."""

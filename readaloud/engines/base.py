@@ -1,0 +1,84 @@
+"""The Engine protocol every speech engine implements, and the typed chunks it yields."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+#: Speaking rate bounds (1.0 = the voice's natural rate). Beyond these, speech is unintelligible.
+MIN_RATE = 0.25
+MAX_RATE = 4.0
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    """A piece of synthesized speech: float32 mono samples and the text span they speak.
+
+    ``start``/``end`` are character offsets into the text given to ``Engine.stream``.
+    """
+
+    samples: np.ndarray
+    sample_rate: int
+    start: int
+    end: int
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+@dataclass(frozen=True)
+class Voice:
+    """A voice a user can pick by ``id``."""
+
+    id: str
+    engine: str
+    languages: tuple[str, ...]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SynthesisParams:
+    """Per-request synthesis settings shared by all engines."""
+
+    #: Speaking rate; changes tempo, never pitch.
+    rate: float = 1.0
+    #: Engine-specific extras (ignored by engines that do not know them).
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """A speech engine. ``load`` once, then ``stream`` many times (one stream at a time)."""
+
+    #: Short engine name used in voice ids and config (``piper``, ``xtts``).
+    name: str
+
+    @property
+    def sample_rate(self) -> int: ...
+
+    def load(self) -> None:
+        """Load models so the next ``stream`` call starts at once. Raises EngineError."""
+
+    def voices(self) -> list[Voice]: ...
+
+    def languages(self) -> list[str]: ...
+
+    def stream(
+        self,
+        text: str,
+        voice: str | None,
+        language: str | None,
+        params: SynthesisParams,
+        cancel: threading.Event,
+    ) -> Iterator[AudioChunk]:
+        """Yield chunks for ``text`` as soon as each is ready; stop early when ``cancel`` is set.
+
+        Raises UnknownVoice or UnsupportedLanguage before yielding anything when the request
+        cannot be honoured, and EngineError when synthesis fails.
+        """
+        ...

@@ -1,0 +1,1 @@
+"""From an utterance to sound: segments → engine → player, gapless and cancellable."""

@@ -1,0 +1,91 @@
+"""Turn an utterance into a stream of (segment, audio) pairs. Knows nothing of sound cards."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from readaloud.engines.base import AudioChunk, Engine, SynthesisParams
+from readaloud.errors import BadInput
+from readaloud.speech.utterance import Utterance
+from readaloud.text.segment import Segment, split
+
+#: A segment that ends mid-sentence (the fast first fragment, a split long sentence) keeps at
+#: most this much trailing silence, so the cut sounds like a comma rather than a full stop.
+MID_SENTENCE_PAUSE_S = 0.06
+_SENTENCE_END = tuple(".!?…。！？;:\"'”’)»")
+_SILENCE = 0.01
+
+
+@dataclass(frozen=True)
+class SpokenChunk:
+    segment: Segment
+    index: int
+    chunk: AudioChunk
+
+
+def trim_trailing_silence(samples: np.ndarray, sample_rate: int, keep_s: float) -> np.ndarray:
+    loud = np.flatnonzero(np.abs(samples) > _SILENCE)
+    if loud.size == 0:
+        return samples
+    end = min(len(samples), int(loud[-1]) + 1 + int(keep_s * sample_rate))
+    return samples[:end]
+
+
+def segments_of(utterance: Utterance, first_fragment_words: int) -> list[Segment]:
+    segments = split(
+        utterance.text, utterance.language, first_fragment_words=first_fragment_words
+    )
+    if not segments:
+        raise BadInput("There is nothing to read: the text has no words.")
+    return segments
+
+
+def synthesize(
+    engine: Engine,
+    utterance: Utterance,
+    cancel: threading.Event,
+    *,
+    first_fragment_words: int = 6,
+    segments: list[Segment] | None = None,
+) -> Iterator[SpokenChunk]:
+    """Yield audio for each segment in order, as soon as it is made; stop when ``cancel`` is set.
+
+    Chunk spans are offsets into ``utterance.text`` (the engine's are relative to its segment).
+    """
+    if segments is None:
+        segments = segments_of(utterance, first_fragment_words)
+    params = SynthesisParams(rate=utterance.rate)
+    for index, segment in enumerate(segments):
+        if cancel.is_set():
+            return
+        mid_sentence = not segment.text.endswith(_SENTENCE_END)
+        chunks = engine.stream(segment.text, utterance.voice, utterance.language, params, cancel)
+        for chunk, is_last in _with_last_flag(chunks):
+            samples = chunk.samples
+            if mid_sentence and is_last:
+                samples = trim_trailing_silence(samples, chunk.sample_rate, MID_SENTENCE_PAUSE_S)
+            yield SpokenChunk(
+                segment=segment,
+                index=index,
+                chunk=AudioChunk(
+                    samples=samples,
+                    sample_rate=chunk.sample_rate,
+                    start=min(segment.start + chunk.start, segment.end),
+                    end=min(segment.start + chunk.end, segment.end),
+                ),
+            )
+
+
+def _with_last_flag(chunks: Iterator[AudioChunk]) -> Iterator[tuple[AudioChunk, bool]]:
+    """Pair each chunk with whether it is the segment's last (one chunk of lookahead)."""
+    previous: AudioChunk | None = None
+    for chunk in chunks:
+        if previous is not None:
+            yield previous, False
+        previous = chunk
+    if previous is not None:
+        yield previous, True

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Set up readaloud in ./.venv: system packages (when missing) and the Python package.
+# Usage: scripts/setup.sh [EXTRAS]   e.g. scripts/setup.sh test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras="${1:-}"
+
+# PortAudio + the ALSA plugins reach PulseAudio/PipeWire; pulseaudio-utils gives pactl/parec.
+packages=(python3-venv libportaudio2 libasound2-plugins libsndfile1 pulseaudio-utils)
+if [[ "$extras" == *test* ]]; then
+  packages+=(pulseaudio)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -eq 0 ]]; then sudo=""; elif command -v sudo >/dev/null; then sudo="sudo"; else
+    echo "readaloud setup: please run: apt-get install ${missing[*]}" >&2; exit 1
+  fi
+  echo "readaloud setup: installing ${missing[*]}" >&2
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+fi
+
+if [[ ! -x .venv/bin/python ]]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -U pip
+spec="."
+[[ -n "$extras" ]] && spec=".[$extras]"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e "$spec"

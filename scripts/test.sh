@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set everything up, then run the whole test suite. The tests start their own real services
+# (a PulseAudio server with a null sink, ...) in private folders, so nothing on the desktop is touched.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh test
+.venv/bin/ruff check readaloud tests bench
+exec .venv/bin/python -m pytest "$@"
