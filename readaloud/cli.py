@@ -178,16 +178,18 @@ def cmd_say(args: argparse.Namespace, config: Config) -> int:
 
 def _say_to_file(out: Path, utterance, args: argparse.Namespace, config: Config) -> int:
     from readaloud.audio.files import check_output_path, write_audio
-    from readaloud.speech.synthesis import synthesize
+    from readaloud.speech.synthesis import prepare, synthesize
 
     check_output_path(out)
     engine = _engine_for(args, config).engine
+    fragment_words = config.speech.first_fragment_words
+    segments = prepare(engine, utterance, fragment_words)
     engine.load()
     cancel = threading.Event()
     blocks = (
         piece.chunk.samples
         for piece in synthesize(
-            engine, utterance, cancel, first_fragment_words=config.speech.first_fragment_words
+            engine, utterance, cancel, first_fragment_words=fragment_words, segments=segments
         )
     )
     seconds = write_audio(out, engine.sample_rate, blocks)
@@ -198,8 +200,10 @@ def _say_to_file(out: Path, utterance, args: argparse.Namespace, config: Config)
 def _say_aloud(utterance, args: argparse.Namespace, config: Config) -> int:
     from readaloud.audio.player import Player
     from readaloud.speech.speaker import Speaker, run_mark
+    from readaloud.speech.synthesis import prepare
 
     engine = _engine_for(args, config).engine
+    prepare(engine, utterance, config.speech.first_fragment_words)  # input errors come first
     player = Player(
         config.audio.output_device,
         block_frames=config.audio.block_frames,

@@ -39,8 +39,9 @@ def check_sound() -> CheckResult:
         "sound",
         FAIL,
         reason,
-        "start your sound server (PulseAudio or PipeWire; 'pactl info' must answer) and, if it "
-        f"runs, install the ALSA bridge: {_APT_AUDIO}. Meanwhile 'readaloud say --out x.wav' works.",
+        "start your sound server (PulseAudio or PipeWire; 'pactl info' must answer) and, if "
+        f"it runs, install the ALSA bridge: {_APT_AUDIO}. "
+        "Meanwhile 'readaloud say --out x.wav' works.",
     )
 
 
@@ -56,7 +57,9 @@ def check_piper(config: Config) -> CheckResult:
     try:
         engine.load()
     except Exception as error:
-        return CheckResult("piper", FAIL, f"the voice does not load: {error}", "pip install -U piper-tts")
+        return CheckResult(
+            "piper", FAIL, f"the voice does not load: {error}", "pip install -U piper-tts"
+        )
     names = ", ".join(v.id for v in voices)
     return CheckResult(
         "piper",

@@ -66,6 +66,9 @@ class Engine(Protocol):
 
     def voices(self) -> list[Voice]: ...
 
+    def validate(self, voice: str | None, language: str | None) -> None:
+        """Raise UnknownVoice or UnsupportedLanguage when a request could not be honoured."""
+
     def languages(self) -> list[str]: ...
 
     def stream(

@@ -124,6 +124,9 @@ class PiperEngine:
             return self.resolve(self._default_voice, None)
         return next(iter(self._models.values()))
 
+    def validate(self, voice: str | None, language: str | None) -> None:
+        self.resolve(voice, language)
+
     def resolve(self, voice: str | None, language: str | None) -> PiperModel:
         """Pick the model for a request, or raise UnknownVoice / UnsupportedLanguage."""
         lang = None

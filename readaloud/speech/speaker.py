@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from readaloud.audio.player import Player
 from readaloud.engines.base import Engine
-from readaloud.speech.synthesis import SpokenChunk, segments_of, synthesize
+from readaloud.speech.synthesis import SpokenChunk, prepare, synthesize
 from readaloud.speech.utterance import SegmentStarted, Utterance
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class Speaker:
         """
         began = time.perf_counter()
         self._cancel = cancel = threading.Event()
-        segments = segments_of(utterance, self.first_fragment_words)
+        segments = prepare(self.engine, utterance, self.first_fragment_words)
         self.player.open(self.engine.sample_rate)
         underruns_before = self.player.underruns
         report = SpeechReport(segments=len(segments))

@@ -35,6 +35,12 @@ def trim_trailing_silence(samples: np.ndarray, sample_rate: int, keep_s: float) 
     return samples[:end]
 
 
+def prepare(engine: Engine, utterance: Utterance, first_fragment_words: int) -> list[Segment]:
+    """Check the request and split it, so every input error is raised before any sound."""
+    engine.validate(utterance.voice, utterance.language)
+    return segments_of(utterance, first_fragment_words)
+
+
 def segments_of(utterance: Utterance, first_fragment_words: int) -> list[Segment]:
     segments = split(
         utterance.text, utterance.language, first_fragment_words=first_fragment_words
