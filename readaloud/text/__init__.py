@@ -1,0 +1,1 @@
+"""Text in, speakable text out: extraction, normalization, language and segmentation."""
