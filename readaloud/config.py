@@ -63,12 +63,41 @@ class AudioConfig:
 
 
 @dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 7412
+    allow_remote: bool = False
+    socket: str = ""
+    allowed_origins: tuple[str, ...] = ()
+    max_body_bytes: int = 8_000_000
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    feedback: str = "speech"
+    max_queue: int = 32
+
+
+@dataclass(frozen=True)
 class Config:
     speech: SpeechConfig = field(default_factory=SpeechConfig)
     piper: PiperConfig = field(default_factory=PiperConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
     #: Where this config came from (None: built-in defaults).
     source: Path | None = None
+
+    @property
+    def socket_path(self) -> Path:
+        if self.server.socket:
+            return Path(self.server.socket).expanduser()
+        runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/readaloud-{os.getuid()}"
+        return Path(runtime) / "readaloud" / "readaloud.sock"
+
+    @property
+    def token_path(self) -> Path:
+        return xdg_config_home() / "readaloud" / "token"
 
     @property
     def piper_voices_dir(self) -> Path:
@@ -81,6 +110,8 @@ _SECTIONS: dict[str, type] = {
     "speech": SpeechConfig,
     "piper": PiperConfig,
     "audio": AudioConfig,
+    "server": ServerConfig,
+    "daemon": DaemonConfig,
 }
 
 
@@ -102,6 +133,23 @@ def _check_value(section: str, key: str, value: Any) -> str | None:
             return "must be between 0 and 2000"
         if key == "max_buffer_seconds" and not 1 <= value <= 600:
             return "must be between 1 and 600"
+    if section == "server":
+        if key == "port" and not 1 <= value <= 65535:
+            return "must be a TCP port between 1 and 65535"
+        if key == "max_body_bytes" and not 1024 <= value <= 100_000_000:
+            return "must be between 1024 and 100000000"
+        if key == "allowed_origins":
+            for origin in value:
+                if origin == "*" or not re.match(r"^[a-z][a-z0-9+.-]*://[^/\s]+$", origin):
+                    return (
+                        f"holds {origin!r}: give exact origins such as "
+                        "chrome-extension://<id> (never *)"
+                    )
+    if section == "daemon":
+        if key == "feedback" and value not in ("speech", "earcon", "off"):
+            return "must be one of speech, earcon, off"
+        if key == "max_queue" and not 1 <= value <= 10_000:
+            return "must be between 1 and 10000"
     return None
 
 
@@ -134,6 +182,10 @@ def _coerce(expected: type, value: Any) -> Any:
         return float(value)
     if expected is int and isinstance(value, bool):
         raise TypeError
+    if expected is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise TypeError
+        return tuple(value)
     if not isinstance(value, expected):
         raise TypeError
     return value
@@ -173,9 +225,9 @@ def parse(text: str, path: Path | None = None) -> Config:
             try:
                 value = _coerce(expected, value)
             except TypeError:
+                wanted = "list of strings" if expected is tuple else expected.__name__
                 raise ConfigError(
-                    f"{where}: '{section}.{key}' must be a {expected.__name__}, "
-                    f"not {value!r}."
+                    f"{where}: '{section}.{key}' must be a {wanted}, not {value!r}."
                 ) from None
             problem = _check_value(section, key, value)
             if problem:

@@ -19,7 +19,9 @@ def test_shipped_config_is_the_defaults_and_documents_every_key() -> None:
     loaded = config.parse(text, SHIPPED)
     assert dataclasses.replace(loaded, source=None) == config.Config()
     lines = text.splitlines()
-    for section in ("speech", "piper", "audio"):
+    sections = [f.name for f in dataclasses.fields(config.Config) if f.name != "source"]
+    for section in sections:
+        assert re.search(rf"^\[{section}\]$", text, re.M), f"[{section}] is not documented"
         for field in dataclasses.fields(getattr(config.Config(), section)):
             index = next(
                 i for i, line in enumerate(lines) if re.match(rf"{field.name}\s*=", line)
@@ -39,6 +41,9 @@ def test_shipped_config_is_the_defaults_and_documents_every_key() -> None:
         ("[speech\n", "not valid TOML"),
         ("[audio]\nblock_frames = true\n", "'audio.block_frames' must be a int"),
         ("[audio]\nsample_rate = 100\n", "must be 0 (automatic) or between 8000 and 192000"),
+        ("[server]\nallowed_origins = [\"*\"]\n", "never *"),
+        ("[server]\nallowed_origins = \"x\"\n", "must be a list of strings"),
+        ("[daemon]\nfeedback = \"loud\"\n", "must be one of speech, earcon, off"),
     ],
 )
 def test_bad_config_names_key_and_line(text: str, message: str) -> None:

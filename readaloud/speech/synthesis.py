@@ -57,15 +57,17 @@ def synthesize(
     *,
     first_fragment_words: int = 6,
     segments: list[Segment] | None = None,
+    first_index: int = 0,
 ) -> Iterator[SpokenChunk]:
     """Yield audio for each segment in order, as soon as it is made; stop when ``cancel`` is set.
 
     Chunk spans are offsets into ``utterance.text`` (the engine's are relative to its segment).
+    ``first_index`` starts at that segment (to skip sentences or resume after one).
     """
     if segments is None:
         segments = segments_of(utterance, first_fragment_words)
     params = SynthesisParams(rate=utterance.rate)
-    for index, segment in enumerate(segments):
+    for index, segment in enumerate(segments[first_index:], start=first_index):
         if cancel.is_set():
             return
         mid_sentence = not segment.text.endswith(_SENTENCE_END)

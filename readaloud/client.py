@@ -1,0 +1,88 @@
+"""The CLI's side of the daemon API, over the user's Unix socket (no token needed there)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from readaloud.errors import (
+    BadInput,
+    EngineError,
+    NoOutputDevice,
+    ReadaloudError,
+    UnknownVoice,
+    UnsupportedLanguage,
+)
+
+
+class DaemonNotRunning(ReadaloudError):
+    exit_code = 8
+
+
+class DaemonError(ReadaloudError):
+    """The daemon refused or failed a request; the message is the daemon's."""
+
+
+_BY_TYPE: dict[str, type[ReadaloudError]] = {
+    "UnknownVoice": UnknownVoice,
+    "UnsupportedLanguage": UnsupportedLanguage,
+    "BadInput": BadInput,
+    "invalid_request": BadInput,
+    "NoOutputDevice": NoOutputDevice,
+    "EngineError": EngineError,
+}
+
+
+class DaemonClient:
+    def __init__(self, socket_path: Path, timeout: float = 30.0) -> None:
+        self.socket_path = socket_path
+        self._client = httpx.Client(
+            transport=httpx.HTTPTransport(uds=str(socket_path)),
+            base_url="http://localhost",
+            timeout=timeout,
+        )
+
+    def running(self) -> bool:
+        if not self.socket_path.exists():
+            return False
+        try:
+            return self._client.get("/healthz", timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        try:
+            response = self._client.request(method, path, json=body)
+        except (httpx.ConnectError, FileNotFoundError):
+            raise DaemonNotRunning(
+                "No readaloud daemon is running. Start it with 'readaloud daemon' "
+                "(or 'readaloud service install' to start it with your desktop)."
+            ) from None
+        except httpx.TimeoutException:
+            raise DaemonError("The readaloud daemon did not answer in time.") from None
+        data = response.json() if response.content else {}
+        if response.status_code >= 400:
+            error = data.get("error", {}) if isinstance(data, dict) else {}
+            cls = _BY_TYPE.get(error.get("type", ""), DaemonError)
+            raise cls(error.get("message") or f"The daemon answered {response.status_code}.")
+        return data
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        """Follow the daemon's event stream (blocks; stop iterating to close)."""
+        with self._client.stream("GET", "/v1/events", timeout=None) as response:
+            kind = None
+            for line in response.iter_lines():
+                if line == ": connected":
+                    yield {"type": "connected"}
+                elif line.startswith("event: "):
+                    kind = line[7:]
+                elif line.startswith("data: ") and kind:
+                    yield json.loads(line[6:])
+                    kind = None
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,1 @@
+"""The ``readaloud`` subcommands, one module per group; each has ``register(commands)``."""

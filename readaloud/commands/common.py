@@ -1,0 +1,43 @@
+"""Helpers the command modules share: the engine for a request and the daemon client."""
+
+from __future__ import annotations
+
+import argparse
+
+from readaloud.config import Config
+
+
+def rate(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a number (1 is normal speed)") from None
+
+
+def add_voice_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--voice", metavar="ID", help="voice id from 'readaloud voices'")
+    parser.add_argument("--lang", metavar="CODE", help="language of the text, e.g. en or de")
+    parser.add_argument(
+        "--rate",
+        type=rate,
+        metavar="R",
+        help="speaking rate from 0.25 to 4 (1 = normal); the pitch stays the same",
+    )
+    parser.add_argument("--engine", metavar="NAME", help="engine: auto, piper or xtts")
+
+
+def engine_for(args: argparse.Namespace, config: Config):
+    from readaloud.engines.registry import choose_engine
+
+    return choose_engine(
+        getattr(args, "engine", None) or config.speech.engine,
+        piper_voices_dir=config.piper_voices_dir,
+        default_voice=config.speech.voice or None,
+        use_cuda=config.piper.use_cuda,
+    )
+
+
+def client_for(args: argparse.Namespace, config: Config):
+    from readaloud.client import DaemonClient
+
+    return DaemonClient(getattr(args, "socket", None) or config.socket_path)

@@ -1,0 +1,270 @@
+"""``readaloud daemon``: load and warm the voice, open the sound stream, serve the API on the
+Unix socket and loopback HTTP, listen for hotkeys, and tell systemd when it can speak at once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from readaloud.config import Config
+from readaloud.errors import NoOutputDevice, ReadaloudError
+from readaloud.speech.scheduler import Mode, Scheduler
+from readaloud.speech.utterance import Utterance
+
+log = logging.getLogger(__name__)
+
+#: How long a graceful shutdown may wait for open connections (event streams) to finish.
+SHUTDOWN_GRACE_S = 1.0
+
+
+def spoken_phrase(error: ReadaloudError) -> str:
+    """A short phrase for the ear: the error's own ``spoken`` text or its first sentence."""
+    phrase = getattr(error, "spoken", None)
+    if phrase:
+        return str(phrase)
+    first = str(error).split(". ")[0].rstrip(".")
+    return first[:160] + "."
+
+
+def earcon(sample_rate: int) -> np.ndarray:
+    """A short falling two-note tone that says "that did not work" without words."""
+    t = np.arange(int(0.12 * sample_rate)) / sample_rate
+    envelope = np.hanning(len(t))
+    notes = [np.sin(2 * np.pi * f * t) * envelope * 0.3 for f in (660.0, 440.0)]
+    return np.concatenate(notes).astype(np.float32)
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        engine_name: str | None = None,
+        listen: tuple[str, int] | None = None,
+        socket_path: Path | None = None,
+        hotkeys: bool = True,
+    ) -> None:
+        self.config = config
+        self.engine_name = engine_name or config.speech.engine
+        self.listen = listen or (config.server.host, config.server.port)
+        self.socket_path = socket_path or config.socket_path
+        self.want_hotkeys = hotkeys
+        self.scheduler: Scheduler | None = None
+        self._hotkeys = None
+        self._server = None
+
+    # -- wiring ------------------------------------------------------------------------------
+
+    def build(self) -> None:
+        """Load the engine, warm it up and open the sound stream (the slow part of starting)."""
+        from readaloud.audio.player import Player
+        from readaloud.engines.registry import choose_engine
+        from readaloud.speech.speaker import run_mark
+
+        config = self.config
+        choice = choose_engine(
+            self.engine_name,
+            piper_voices_dir=config.piper_voices_dir,
+            default_voice=config.speech.voice or None,
+            use_cuda=config.piper.use_cuda,
+        )
+        self.engine, self.engine_reason = choice.engine, choice.reason
+        self.engine.load()
+        self._warm_up()
+        self.player = Player(
+            config.audio.output_device,
+            block_frames=config.audio.block_frames,
+            tail_padding_ms=config.audio.tail_padding_ms,
+            stream_rate=config.audio.sample_rate or None,
+            on_mark=run_mark,
+        )
+        try:
+            self.player.open(self.engine.sample_rate)
+        except NoOutputDevice as error:
+            # Keep running: the player finds the sound server when it appears.
+            log.warning("%s", error)
+        self.scheduler = Scheduler(
+            self.engine,
+            self.player,
+            first_fragment_words=config.speech.first_fragment_words,
+            max_buffer_seconds=config.audio.max_buffer_seconds,
+            max_queue=config.daemon.max_queue,
+            on_failure=self.feedback,
+        )
+
+    def _warm_up(self) -> None:
+        """One short synthesis, so the first real request does not pay for cold caches."""
+        from readaloud.engines.base import SynthesisParams
+
+        cancel = threading.Event()
+        for _ in self.engine.stream("Ready.", None, None, SynthesisParams(), cancel):
+            pass
+
+    def feedback(self, error: ReadaloudError) -> None:
+        """Tell the user about a failure they may not see: a phrase, a tone, or nothing."""
+        mode = self.config.daemon.feedback
+        if mode == "off" or isinstance(error, NoOutputDevice) or self.scheduler is None:
+            return
+        try:
+            if mode == "earcon":
+                self.player.stop()
+                self.player.enqueue(earcon(self.engine.sample_rate), self.engine.sample_rate)
+                self.player.end_utterance()
+            else:
+                self.scheduler.submit(Utterance(spoken_phrase(error)), Mode.INTERRUPT)
+        except ReadaloudError:
+            log.warning("could not give feedback for: %s", error)
+
+    def text_from(self, kind: str, value: str | None) -> str:
+        if kind == "url":
+            from readaloud.text.extract import fetch_url
+
+            return fetch_url(value or "").text
+        if kind == "html":
+            from readaloud.text.extract import from_html
+
+            return from_html(value or "").text
+        from readaloud.integrations import desktop_text
+
+        if kind == "selection":
+            return desktop_text.read_selection()
+        return desktop_text.read_clipboard()
+
+    def _start_hotkeys(self) -> None:
+        if not self.want_hotkeys or not os.environ.get("DISPLAY"):
+            return
+        try:
+            from readaloud.integrations.hotkeys import Hotkeys
+        except ImportError as error:
+            log.warning("hotkeys are off: %s", error)
+            return
+        try:
+            self._hotkeys = Hotkeys(self.config.hotkeys.bindings(), self.on_hotkey)
+            self._hotkeys.start()
+        except ReadaloudError as error:
+            log.warning("hotkeys are off: %s", error)
+            self._hotkeys = None
+
+    def on_hotkey(self, action: str) -> None:
+        assert self.scheduler is not None
+        actions: dict[str, Callable[[], object]] = {
+            "stop": self.scheduler.stop,
+            "pause_resume": self.scheduler.toggle,
+            "read_selection": lambda: self._read_desktop("selection"),
+            "read_clipboard": lambda: self._read_desktop("clipboard"),
+        }
+        handler = actions.get(action)
+        if handler is None:
+            return
+        try:
+            handler()
+        except ReadaloudError as error:
+            self.feedback(error)
+
+    def _read_desktop(self, kind: str) -> None:
+        assert self.scheduler is not None
+        text = self.text_from(kind, None)
+        self.scheduler.submit(
+            Utterance(
+                text,
+                voice=self.config.speech.voice or None,
+                language=self.config.speech.language or None,
+                rate=self.config.speech.rate,
+            ),
+            Mode.INTERRUPT,
+        )
+
+    # -- serving -----------------------------------------------------------------------------
+
+    def run(self) -> int:
+        from readaloud.server.sockets import bind_tcp, bind_unix
+
+        self.build()
+        unix = bind_unix(self.socket_path)
+        try:
+            host, port = self.listen
+            tcp = bind_tcp(host, port, allow_remote=self.config.server.allow_remote)
+        except ReadaloudError:
+            unix.close()
+            self.socket_path.unlink(missing_ok=True)
+            raise
+        self._start_hotkeys()
+        try:
+            asyncio.run(self._serve([unix, tcp], tcp.getsockname()[1]))
+        finally:
+            self.shutdown()
+        return 0
+
+    async def _serve(self, sockets: list[socket.socket], port: int) -> None:
+        import uvicorn
+
+        from readaloud.integrations import systemd
+        from readaloud.server.app import Services, create_app
+        from readaloud.server.security import load_or_create_token
+        from readaloud.server.sockets import allowed_hosts
+
+        assert self.scheduler is not None
+        config = self.config
+        services = Services(
+            scheduler=self.scheduler,
+            engine_reason=self.engine_reason,
+            text_from=self.text_from,
+            feedback=self.feedback,
+            default_voice=config.speech.voice or None,
+            default_language=config.speech.language or None,
+            default_rate=config.speech.rate,
+        )
+        app = create_app(
+            services,
+            token=load_or_create_token(config.token_path),
+            allowed_hosts=allowed_hosts(self.listen[0], port),
+            allowed_origins=list(config.server.allowed_origins),
+            max_body_bytes=config.server.max_body_bytes,
+        )
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                log_level="warning",
+                lifespan="off",
+                timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+                access_log=False,
+            )
+        )
+        self._server = server
+        serving = asyncio.create_task(server.serve(sockets=sockets))
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.01)
+        if server.started:
+            print(
+                f"readaloud: ready on http://{self.listen[0]}:{port} and {self.socket_path}",
+                file=sys.stderr,
+                flush=True,
+            )
+            systemd.notify_ready()
+        await serving
+
+    def request_shutdown(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+
+    def shutdown(self) -> None:
+        from readaloud.integrations import systemd
+
+        systemd.notify_stopping()
+        if self._hotkeys is not None:
+            self._hotkeys.stop()
+        if self.scheduler is not None:
+            self.scheduler.close()
+        player = getattr(self, "player", None)
+        if player is not None:
+            player.close()
+        self.socket_path.unlink(missing_ok=True)
+

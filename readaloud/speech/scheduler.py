@@ -1,0 +1,312 @@
+"""The daemon's speech queue: one synthesis worker owns the engine; requests interrupt or queue;
+stop, pause, resume and skip act at once from any thread; events report progress to listeners.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from readaloud.audio.player import Player
+from readaloud.engines.base import Engine
+from readaloud.errors import ReadaloudError
+from readaloud.speech.synthesis import prepare, synthesize
+from readaloud.speech.utterance import Utterance
+from readaloud.text.segment import Segment
+
+log = logging.getLogger(__name__)
+
+Event = dict[str, Any]
+Listener = Callable[[Event], None]
+
+
+class Mode(StrEnum):
+    INTERRUPT = "interrupt"  # stop what is playing, drop the queue, speak this now
+    QUEUE = "queue"  # speak this after everything already asked for
+
+
+class QueueFull(ReadaloudError):
+    """Too many requests are waiting; the client should retry later (HTTP 429)."""
+
+    exit_code = 7
+
+
+@dataclass
+class Job:
+    id: str
+    utterance: Utterance
+    segments: list[Segment]
+    cancel: threading.Event = field(default_factory=threading.Event)
+    #: Segment where synthesis (re)starts; moved by skip.
+    next_index: int = 0
+    #: Last segment the listener has started to hear.
+    heard_index: int = -1
+    restart: bool = False
+    failed: bool = False
+
+
+class Scheduler:
+    def __init__(
+        self,
+        engine: Engine,
+        player: Player,
+        *,
+        first_fragment_words: int = 6,
+        max_buffer_seconds: float = 20.0,
+        max_queue: int = 32,
+        on_failure: Callable[[ReadaloudError], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.player = player
+        self.first_fragment_words = first_fragment_words
+        self.max_buffer_seconds = max_buffer_seconds
+        self.max_queue = max_queue
+        self.on_failure = on_failure
+        self._lock = threading.Condition()
+        # Held while handing audio to the player, so a stop cannot slip in between the
+        # worker's cancellation check and its enqueue (old audio would play after the stop).
+        self._feed_lock = threading.Lock()
+        self._pending: deque[Job] = deque()
+        self._current: Job | None = None
+        self._listeners: list[Listener] = []
+        self._closed = False
+        self._sequence = itertools.count(1)
+        self._worker = threading.Thread(target=self._run, name="readaloud-speech", daemon=True)
+        self._worker.start()
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def submit(self, utterance: Utterance, mode: Mode = Mode.INTERRUPT) -> str:
+        """Queue ``utterance``; return its id. Input errors are raised here, before any sound."""
+        segments = prepare(self.engine, utterance, self.first_fragment_words)
+        job = Job(id=f"u{next(self._sequence)}-{uuid.uuid4().hex[:8]}", utterance=utterance,
+                  segments=segments)
+        dropped: list[Job] = []
+        with self._lock:
+            if mode is Mode.INTERRUPT:
+                dropped = list(self._pending)
+                self._pending.clear()
+                interrupted = self._current
+            else:
+                interrupted = None
+                if len(self._pending) >= self.max_queue:
+                    raise QueueFull(
+                        f"{len(self._pending)} requests are already waiting; "
+                        "try again when some have been spoken, or stop first."
+                    )
+            self._pending.append(job)
+            self._lock.notify_all()
+        if interrupted is not None:
+            self._silence(interrupted)
+            self.player.resume()  # a new request ends a pause
+        for old in dropped:
+            self._emit({"type": "utterance_end", "id": old.id, "completed": False})
+        self._emit({"type": "utterance_queued", "id": job.id, "segments": len(segments)})
+        return job.id
+
+    def stop(self) -> None:
+        """Silence now and drop everything waiting."""
+        with self._lock:
+            dropped = list(self._pending)
+            self._pending.clear()
+            current = self._current
+        if current is not None:
+            self._silence(current)
+        else:
+            self.player.stop()
+        for old in dropped:
+            self._emit({"type": "utterance_end", "id": old.id, "completed": False})
+
+    def pause(self) -> bool:
+        if self._current is None:
+            return False
+        self.player.pause()
+        self._emit({"type": "paused"})
+        return True
+
+    def resume(self) -> bool:
+        if not self.player.paused:
+            return False
+        self.player.resume()
+        self._emit({"type": "resumed"})
+        return True
+
+    def toggle(self) -> str:
+        """Pause when speaking, resume when paused; returns the new state."""
+        if self.player.paused:
+            self.resume()
+        else:
+            self.pause()
+        return self.status()["state"]
+
+    def skip(self, count: int = 1) -> bool:
+        """Move by whole sentences (segments): +1 next, -1 back to the previous one."""
+        with self._lock:
+            job = self._current
+            if job is None:
+                return False
+            target = max(0, max(job.heard_index, 0) + count)
+            if target >= len(job.segments):
+                job.restart = False
+            else:
+                job.next_index = target
+                job.restart = True
+        self._silence(job)
+        return True
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            job = self._current
+            queued = len(self._pending)
+        state = "idle"
+        segment = None
+        if job is not None:
+            state = "paused" if self.player.paused else "speaking"
+            if 0 <= job.heard_index < len(job.segments):
+                seg = job.segments[job.heard_index]
+                segment = {
+                    "index": job.heard_index, "start": seg.start, "end": seg.end, "text": seg.text
+                }
+        return {
+            "state": state,
+            "utterance": job.id if job else None,
+            "segment": segment,
+            "queued": queued,
+            "engine": getattr(self.engine, "name", "?"),
+        }
+
+    # -- events ------------------------------------------------------------------------------
+
+    def add_listener(self, listener: Listener) -> None:
+        """``listener(event)`` is called from speech threads; it must return quickly."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def _emit(self, event: Event) -> None:
+        event.setdefault("time", time.time())
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(event)
+            except Exception:  # a broken client must not stop speech
+                log.exception("event listener failed")
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def close(self, timeout: float = 2.0) -> None:
+        with self._lock:
+            self._closed = True
+            self._lock.notify_all()
+        self.stop()
+        self._worker.join(timeout)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until nothing is speaking or waiting (tests and the CLI use it)."""
+        with self._lock:
+            return self._lock.wait_for(
+                lambda: self._current is None and not self._pending, timeout
+            )
+
+    # -- worker ------------------------------------------------------------------------------
+
+    def _silence(self, job: Job) -> None:
+        job.cancel.set()
+        with self._feed_lock:
+            self.player.stop()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                self._lock.wait_for(lambda: self._pending or self._closed)
+                if self._closed:
+                    return
+                job = self._current = self._pending.popleft()
+            self._emit({"type": "utterance_start", "id": job.id, "text": job.utterance.text})
+            completed = self._speak(job)
+            with self._lock:
+                self._current = None
+                self._lock.notify_all()
+            self._emit({"type": "utterance_end", "id": job.id, "completed": completed})
+
+    def _speak(self, job: Job) -> bool:
+        while True:
+            try:
+                completed = self._play_from(job, job.next_index)
+            except ReadaloudError as error:
+                log.warning("speech failed: %s", error)
+                self._emit({"type": "error", "id": job.id, "message": str(error)})
+                with self._feed_lock:
+                    self.player.stop()
+                if self.on_failure:
+                    self.on_failure(error)
+                return False
+            with self._lock:
+                if not job.restart:
+                    return completed
+                job.restart = False
+                job.cancel = threading.Event()
+
+    def _play_from(self, job: Job, first_index: int) -> bool:
+        cancel = job.cancel
+        self.player.open(self.engine.sample_rate)
+        last_index = -1
+        pieces = synthesize(
+            self.engine,
+            job.utterance,
+            cancel,
+            first_fragment_words=self.first_fragment_words,
+            segments=job.segments,
+            first_index=first_index,
+        )
+        for piece in pieces:
+            while self.player.buffered_seconds > self.max_buffer_seconds and not cancel.is_set():
+                cancel.wait(0.05)
+            mark = None
+            if piece.index != last_index:
+                last_index = piece.index
+                mark = self._mark(job, piece.index)
+            with self._feed_lock:
+                if cancel.is_set():
+                    return False
+                self.player.enqueue(piece.chunk.samples, piece.chunk.sample_rate, mark=mark)
+        with self._feed_lock:
+            if cancel.is_set():
+                return False
+            self.player.end_utterance()
+        while not cancel.is_set():
+            if self.player.wait(0.05):
+                return True
+        return False
+
+    def _mark(self, job: Job, index: int) -> Callable[[], None]:
+        def heard() -> None:
+            if job.cancel.is_set():
+                return
+            job.heard_index = index
+            segment = job.segments[index]
+            self._emit(
+                {
+                    "type": "segment_start",
+                    "id": job.id,
+                    "index": index,
+                    "start": segment.start,
+                    "end": segment.end,
+                    "text": segment.text,
+                }
+            )
+
+        return heard
