@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 
 from readaloud.errors import (
     BadInput,
@@ -40,8 +40,8 @@ _BY_TYPE: dict[str, type[ReadaloudError]] = {
 class DaemonClient:
     def __init__(self, socket_path: Path, timeout: float = 30.0) -> None:
         self.socket_path = socket_path
-        self._client = httpx.Client(
-            transport=httpx.HTTPTransport(uds=str(socket_path)),
+        self._client = httpx2.Client(
+            transport=httpx2.HTTPTransport(uds=str(socket_path)),
             base_url="http://localhost",
             timeout=timeout,
         )
@@ -51,18 +51,18 @@ class DaemonClient:
             return False
         try:
             return self._client.get("/healthz", timeout=2.0).status_code == 200
-        except httpx.HTTPError:
+        except httpx2.HTTPError:
             return False
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         try:
             response = self._client.request(method, path, json=body)
-        except (httpx.ConnectError, FileNotFoundError):
+        except (httpx2.ConnectError, FileNotFoundError):
             raise DaemonNotRunning(
                 "No readaloud daemon is running. Start it with 'readaloud daemon' "
                 "(or 'readaloud service install' to start it with your desktop)."
             ) from None
-        except httpx.TimeoutException:
+        except httpx2.TimeoutException:
             raise DaemonError("The readaloud daemon did not answer in time.") from None
         data = response.json() if response.content else {}
         if response.status_code >= 400:

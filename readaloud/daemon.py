@@ -4,15 +4,18 @@ Unix socket and loopback HTTP, listen for hotkeys, and tell systemd when it can 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
+import uvicorn
 
 from readaloud.config import Config
 from readaloud.errors import NoOutputDevice, ReadaloudError
@@ -40,6 +43,15 @@ def earcon(sample_rate: int) -> np.ndarray:
     envelope = np.hanning(len(t))
     notes = [np.sin(2 * np.pi * f * t) * envelope * 0.3 for f in (660.0, 440.0)]
     return np.concatenate(notes).astype(np.float32)
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn re-raises SIGTERM after serving, which would kill us before our cleanup runs
+    (socket removal, STOPPING=1); the daemon handles the signals itself instead."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 class Daemon:
@@ -125,7 +137,7 @@ class Daemon:
 
     def text_from(self, kind: str, value: str | None) -> str:
         if kind == "url":
-            from readaloud.text.extract import fetch_url
+            from readaloud.text.fetch import fetch_url
 
             return fetch_url(value or "").text
         if kind == "html":
@@ -204,8 +216,6 @@ class Daemon:
         return 0
 
     async def _serve(self, sockets: list[socket.socket], port: int) -> None:
-        import uvicorn
-
         from readaloud.integrations import systemd
         from readaloud.server.app import Services, create_app
         from readaloud.server.security import load_or_create_token
@@ -229,7 +239,7 @@ class Daemon:
             allowed_origins=list(config.server.allowed_origins),
             max_body_bytes=config.server.max_body_bytes,
         )
-        server = uvicorn.Server(
+        server = _QuietServer(
             uvicorn.Config(
                 app,
                 log_level="warning",
@@ -239,6 +249,9 @@ class Daemon:
             )
         )
         self._server = server
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.add_signal_handler(signum, self.request_shutdown)
         serving = asyncio.create_task(server.serve(sockets=sockets))
         while not server.started and not serving.done():
             await asyncio.sleep(0.01)

@@ -34,6 +34,7 @@ def engine_for(args: argparse.Namespace, config: Config):
         piper_voices_dir=config.piper_voices_dir,
         default_voice=config.speech.voice or None,
         use_cuda=config.piper.use_cuda,
+        config=config,
     )
 
 

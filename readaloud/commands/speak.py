@@ -182,7 +182,7 @@ def speak(
             body["mode"] = "queue" if args.queue else "interrupt"
             return _via_daemon(client, body, args.wait)
     if url is not None:
-        from readaloud.text.extract import fetch_url
+        from readaloud.text.fetch import fetch_url
 
         text = fetch_url(url).text
     assert text is not None

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 
-import httpx
+import httpx2
 import pytest
 from support import signal as sig
 from support.cli import run_readaloud
@@ -45,8 +45,8 @@ class Events:
 
     def __init__(self, daemon: DaemonProcess) -> None:
         self.items: list[dict] = []
-        self._client = httpx.Client(
-            transport=httpx.HTTPTransport(uds=str(daemon.socket_path)), timeout=None
+        self._client = httpx2.Client(
+            transport=httpx2.HTTPTransport(uds=str(daemon.socket_path)), timeout=None
         )
         self._connected = threading.Event()
         threading.Thread(target=self._follow, daemon=True).start()
@@ -55,12 +55,15 @@ class Events:
     def _follow(self) -> None:
         import json
 
-        with self._client.stream("GET", "http://localhost/v1/events") as response:
-            for line in response.iter_lines():
-                if line == ": connected":
-                    self._connected.set()
-                if line.startswith("data: "):
-                    self.items.append(json.loads(line[6:]))
+        try:
+            with self._client.stream("GET", "http://localhost/v1/events") as response:
+                for line in response.iter_lines():
+                    if line == ": connected":
+                        self._connected.set()
+                    if line.startswith("data: "):
+                        self.items.append(json.loads(line[6:]))
+        except httpx2.HTTPError:
+            pass  # the daemon went away at the end of the module
 
     def wait_for(self, predicate, timeout: float = 30.0) -> dict:
         deadline = time.monotonic() + timeout
@@ -85,7 +88,8 @@ def test_speak_over_http_is_heard(daemon: DaemonProcess, pulse: PulseServer) -> 
     with pulse.capture(RATE) as cap:
         answer = daemon.post("/v1/speak", {"text": "Hello from the daemon."})
         assert answer.status_code == 202, answer.text
-        assert daemon.wait_state("speaking", 5)["utterance"] == answer.json()["id"]
+        uid = answer.json()["id"]
+        assert daemon.wait_state("speaking", 5, utterance=uid)["utterance"] == uid
         daemon.wait_state("idle")
     assert sig.sound_duration(cap.samples(), RATE) > 0.8
 
@@ -269,7 +273,7 @@ def test_bad_requests_are_refused_and_speech_goes_on(
     daemon: DaemonProcess, pulse: PulseServer, method, path, options, headers, status
 ) -> None:
     uid = daemon.post("/v1/speak", {"text": LONG}).json()["id"]
-    daemon.wait_state("speaking", 5)
+    assert daemon.wait_state("speaking", 5, utterance=uid)["utterance"] == uid
     headers = dict(headers)
     if headers.pop("AUTH", None):
         headers.update(daemon.auth)
@@ -332,12 +336,12 @@ def test_sigterm_exits_cleanly_and_kill_leaves_a_socket_the_next_daemon_replaces
         )
         try:
             deadline = time.monotonic() + 60
-            client = httpx.Client(transport=httpx.HTTPTransport(uds=str(second.socket_path)))
+            client = httpx2.Client(transport=httpx2.HTTPTransport(uds=str(second.socket_path)))
             while time.monotonic() < deadline:
                 try:
                     if client.get("http://localhost/healthz").status_code == 200:
                         break
-                except httpx.HTTPError:
+                except httpx2.HTTPError:
                     time.sleep(0.05)
             assert client.get("http://localhost/healthz").status_code == 200
         finally:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 
 
 class DaemonProcess:
@@ -73,9 +73,9 @@ class DaemonProcess:
             time.sleep(0.02)
         while self.port is None and time.monotonic() < deadline:
             time.sleep(0.01)
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
-        self.unix = httpx.Client(
-            transport=httpx.HTTPTransport(uds=str(self.socket_path)),
+        self.http = httpx2.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
+        self.unix = httpx2.Client(
+            transport=httpx2.HTTPTransport(uds=str(self.socket_path)),
             base_url="http://localhost",
             timeout=30,
         )
@@ -88,17 +88,20 @@ class DaemonProcess:
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
-    def post(self, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+    def post(self, path: str, body: dict[str, Any] | None = None) -> httpx2.Response:
         return self.http.post(path, json=body or {}, headers=self.auth)
 
-    def get(self, path: str) -> httpx.Response:
+    def get(self, path: str) -> httpx2.Response:
         return self.http.get(path, headers=self.auth)
 
-    def wait_state(self, state: str, timeout: float = 30.0) -> dict[str, Any]:
+    def wait_state(
+        self, state: str, timeout: float = 30.0, utterance: str | None = None
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             status = self.get("/v1/status").json()
-            if status["state"] == state or time.monotonic() > deadline:
+            wanted = utterance is None or status["utterance"] == utterance
+            if (status["state"] == state and wanted) or time.monotonic() > deadline:
                 return status
             time.sleep(0.02)
 
