@@ -88,7 +88,9 @@ class Daemon:
             default_voice=config.speech.voice or None,
             use_cuda=config.piper.use_cuda,
         )
-        self.engine, self.engine_reason = choice.engine, choice.reason
+        from readaloud.engines.shared import SharedEngine
+
+        self.engine, self.engine_reason = SharedEngine(choice.engine), choice.reason
         self.engine.load()
         self._warm_up()
         self.player = Player(
