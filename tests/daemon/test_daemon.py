@@ -7,14 +7,13 @@ import signal
 import stat
 import subprocess
 import sys
-import threading
 import time
 
 import httpx2
 import pytest
 from support import signal as sig
 from support.cli import run_readaloud
-from support.daemon import DaemonProcess
+from support.daemon import DaemonProcess, Events
 from support.pulse import PulseServer
 
 pytestmark = pytest.mark.sound
@@ -38,41 +37,6 @@ def quiet_after(request):
     yield
     if "daemon" in request.fixturenames:
         request.getfixturevalue("daemon").post("/v1/stop")
-
-
-class Events:
-    """The daemon's event stream, collected in the background."""
-
-    def __init__(self, daemon: DaemonProcess) -> None:
-        self.items: list[dict] = []
-        self._client = httpx2.Client(
-            transport=httpx2.HTTPTransport(uds=str(daemon.socket_path)), timeout=None
-        )
-        self._connected = threading.Event()
-        threading.Thread(target=self._follow, daemon=True).start()
-        assert self._connected.wait(10)
-
-    def _follow(self) -> None:
-        import json
-
-        try:
-            with self._client.stream("GET", "http://localhost/v1/events") as response:
-                for line in response.iter_lines():
-                    if line == ": connected":
-                        self._connected.set()
-                    if line.startswith("data: "):
-                        self.items.append(json.loads(line[6:]))
-        except httpx2.HTTPError:
-            pass  # the daemon went away at the end of the module
-
-    def wait_for(self, predicate, timeout: float = 30.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for item in list(self.items):
-                if predicate(item):
-                    return item
-            time.sleep(0.01)
-        raise AssertionError(f"no such event in {self.items}")
 
 
 def test_ready_socket_token_and_health(daemon: DaemonProcess) -> None:

@@ -3,6 +3,7 @@ the test PulseAudio as its sound server, and NOTIFY_SOCKET to hear it say READY.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -135,3 +136,36 @@ class DaemonProcess:
             except (TimeoutError, OSError):
                 continue
             self.notifications.extend(data.decode().split("\n"))
+
+
+class Events:
+    """The daemon's event stream, collected in the background."""
+
+    def __init__(self, daemon: DaemonProcess) -> None:
+        self.items: list[dict] = []
+        self._client = httpx2.Client(
+            transport=httpx2.HTTPTransport(uds=str(daemon.socket_path)), timeout=None
+        )
+        self._connected = threading.Event()
+        threading.Thread(target=self._follow, daemon=True).start()
+        assert self._connected.wait(10)
+
+    def _follow(self) -> None:
+        try:
+            with self._client.stream("GET", "http://localhost/v1/events") as response:
+                for line in response.iter_lines():
+                    if line == ": connected":
+                        self._connected.set()
+                    if line.startswith("data: "):
+                        self.items.append(json.loads(line[6:]))
+        except httpx2.HTTPError:
+            pass  # the daemon went away at the end of the module
+
+    def wait_for(self, predicate, timeout: float = 30.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for item in list(self.items):
+                if predicate(item):
+                    return item
+            time.sleep(0.01)
+        raise AssertionError(f"no such event in {self.items}")
