@@ -79,12 +79,45 @@ class DaemonConfig:
 
 
 @dataclass(frozen=True)
+class XttsSettings:
+    """The [xtts] section: where XTTS v2 is, how it runs and how it streams."""
+
+    model_dir: str = ""
+    voices_dir: str = ""
+    device: str = "auto"
+    precision: str = "fp32"
+    voice: str = ""
+    short_text_words: int = 2
+    first_chunk_tokens: int = 8
+    chunk_tokens: int = 32
+    context_frames: int = 12
+    lookahead_frames: int = 4
+    crossfade_ms: float = 40.0
+    max_new_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class HotkeysConfig:
+    """Global hotkeys (X11). An empty string turns an action off."""
+
+    read_selection: str = "<super>+<alt>+a"
+    read_clipboard: str = "<super>+<alt>+c"
+    stop: str = "<super>+<alt>+x"
+    pause_resume: str = "<super>+<alt>+<space>"
+
+    def bindings(self) -> dict[str, str]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
 class Config:
     speech: SpeechConfig = field(default_factory=SpeechConfig)
     piper: PiperConfig = field(default_factory=PiperConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    hotkeys: HotkeysConfig = field(default_factory=HotkeysConfig)
+    xtts: XttsSettings = field(default_factory=XttsSettings)
     #: Where this config came from (None: built-in defaults).
     source: Path | None = None
 
@@ -105,6 +138,18 @@ class Config:
             return Path(self.piper.voices_dir).expanduser()
         return xdg_data_home() / "readaloud" / "voices" / "piper"
 
+    @property
+    def xtts_model_dir(self) -> Path:
+        if self.xtts.model_dir:
+            return Path(self.xtts.model_dir).expanduser()
+        return xdg_data_home() / "readaloud" / "models" / "xtts_v2"
+
+    @property
+    def xtts_voices_dir(self) -> Path:
+        if self.xtts.voices_dir:
+            return Path(self.xtts.voices_dir).expanduser()
+        return xdg_data_home() / "readaloud" / "voices" / "xtts"
+
 
 _SECTIONS: dict[str, type] = {
     "speech": SpeechConfig,
@@ -112,11 +157,17 @@ _SECTIONS: dict[str, type] = {
     "audio": AudioConfig,
     "server": ServerConfig,
     "daemon": DaemonConfig,
+    "hotkeys": HotkeysConfig,
+    "xtts": XttsSettings,
 }
 
 
 def _check_value(section: str, key: str, value: Any) -> str | None:
     """Return why ``value`` is bad for ``section.key``, or None when it is fine."""
+    if section == "hotkeys":
+        from readaloud.integrations.hotkeys import binding_problem
+
+        return binding_problem(value)
     if section == "speech":
         if key == "engine" and value not in ENGINES:
             return f"must be one of {', '.join(ENGINES)}"
@@ -150,6 +201,31 @@ def _check_value(section: str, key: str, value: Any) -> str | None:
             return "must be one of speech, earcon, off"
         if key == "max_queue" and not 1 <= value <= 10_000:
             return "must be between 1 and 10000"
+    if section == "xtts":
+        return _check_xtts(key, value)
+    return None
+
+
+_XTTS_RANGES = {
+    "short_text_words": (0, 10),
+    "first_chunk_tokens": (1, 200),
+    "chunk_tokens": (1, 400),
+    "context_frames": (0, 64),
+    "lookahead_frames": (0, 64),
+    "crossfade_ms": (0, 200),
+    "max_new_tokens": (0, 600),
+}
+
+
+def _check_xtts(key: str, value: Any) -> str | None:
+    if key == "device" and not re.match(r"^(auto|cpu|cuda(:\d+)?)$", value):
+        return "must be auto, cuda, cuda:N or cpu"
+    if key == "precision" and value not in ("fp32", "fp16", "bf16"):
+        return "must be one of fp32, fp16, bf16"
+    if key in _XTTS_RANGES:
+        low, high = _XTTS_RANGES[key]
+        if not low <= value <= high:
+            return f"must be between {low} and {high}"
     return None
 
 
@@ -231,7 +307,10 @@ def parse(text: str, path: Path | None = None) -> Config:
                 ) from None
             problem = _check_value(section, key, value)
             if problem:
-                raise ConfigError(f"{where}: '{section}.{key}' = {value!r} {problem}.")
+                raise ConfigError(
+                    f"{where}: '{section}.{key}' = {value!r} {problem.rstrip('.')}"
+                    + ("" if problem.endswith(("?", "!")) else ".")
+                )
             kwargs[key] = value
         sections[section] = cls(**kwargs)
     return Config(**sections, source=path)

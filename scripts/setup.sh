@@ -7,8 +7,12 @@ extras="${1:-}"
 
 # PortAudio + the ALSA plugins reach PulseAudio/PipeWire; pulseaudio-utils gives pactl/parec.
 packages=(python3-venv libportaudio2 libasound2-plugins libsndfile1 pulseaudio-utils)
+# xclip reads the selection and clipboard; gcc + headers build evdev (pulled in by pynput).
+packages+=(xclip gcc python3-dev)
 if [[ "$extras" == *test* ]]; then
   packages+=(pulseaudio)
+  # Desktop tests: Xvfb + xdotool, the clipboard tools, sway for Wayland, systemd-analyze.
+  packages+=(xvfb xdotool xclip xsel sway wl-clipboard systemd)
 fi
 
 missing=()

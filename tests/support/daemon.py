@@ -20,7 +20,13 @@ import httpx2
 
 
 class DaemonProcess:
-    def __init__(self, env: dict[str, str], config_text: str = "", extra_args: tuple = ()) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        config_text: str = "",
+        extra_args: tuple = (),
+        hotkeys: bool = False,
+    ) -> None:
         self.home = Path(tempfile.mkdtemp(prefix="readaloud-daemon-"))
         self.config_home = self.home / "config"
         self.runtime = self.home / "runtime"
@@ -36,7 +42,7 @@ class DaemonProcess:
             "XDG_RUNTIME_DIR": str(self.runtime),
             "NOTIFY_SOCKET": str(self.notify_path),
         }
-        self.extra_args = extra_args
+        self.extra_args = (*extra_args, *(() if hotkeys else ("--no-hotkeys",)))
         self.process: subprocess.Popen[bytes] | None = None
         self.port: int | None = None
         self.notifications: list[str] = []
@@ -55,7 +61,6 @@ class DaemonProcess:
                 "daemon",
                 "--listen",
                 "127.0.0.1:0",
-                "--no-hotkeys",
                 *self.extra_args,
             ],
             env=self.env,
