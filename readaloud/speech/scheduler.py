@@ -51,6 +51,10 @@ class Job:
     heard_index: int = -1
     restart: bool = False
     failed: bool = False
+    #: Where the time to first sound went, for ``readaloud bench`` (wall clock, ms).
+    timings: dict[str, float] = field(default_factory=dict)
+    audio_s: float = 0.0
+    synthesis_s: float = 0.0
 
 
 class Scheduler:
@@ -84,11 +88,28 @@ class Scheduler:
 
     # -- requests ----------------------------------------------------------------------------
 
-    def submit(self, utterance: Utterance, mode: Mode = Mode.INTERRUPT) -> str:
-        """Queue ``utterance``; return its id. Input errors are raised here, before any sound."""
+    def submit(
+        self, utterance: Utterance, mode: Mode = Mode.INTERRUPT, *, extract_ms: float = 0.0
+    ) -> str:
+        """Queue ``utterance``; return its id. Input errors are raised here, before any sound.
+
+        ``extract_ms``: time the caller spent getting the text (page fetch, selection), reported
+        in the timing event.
+        """
+        submitted_at = time.time()
+        began = time.perf_counter()
         segments = prepare(self.engine, utterance, self.first_fragment_words)
-        job = Job(id=f"u{next(self._sequence)}-{uuid.uuid4().hex[:8]}", utterance=utterance,
-                  segments=segments)
+        job = Job(
+            id=f"u{next(self._sequence)}-{uuid.uuid4().hex[:8]}",
+            utterance=utterance,
+            segments=segments,
+            timings={
+                "submitted_at": submitted_at,
+                "extract_ms": extract_ms,
+                "prepare_ms": (time.perf_counter() - began) * 1000,
+                "queued_perf": time.perf_counter(),
+            },
+        )
         dropped: list[Job] = []
         with self._lock:
             if mode is Mode.INTERRUPT:
@@ -181,6 +202,10 @@ class Scheduler:
             "segment": segment,
             "queued": queued,
             "engine": getattr(self.engine, "name", "?"),
+            # Blocks played with nothing to play mid-utterance (gaps), and blocks the device
+            # ran dry waiting for the audio callback (a starved CPU), since the daemon started.
+            "underruns": self.player.underruns,
+            "xruns": self.player.xruns,
         }
 
     # -- events ------------------------------------------------------------------------------
@@ -240,7 +265,16 @@ class Scheduler:
             with self._lock:
                 self._current = None
                 self._lock.notify_all()
-            self._emit({"type": "utterance_end", "id": job.id, "completed": completed})
+            self._emit(
+                {
+                    "type": "utterance_end",
+                    "id": job.id,
+                    "completed": completed,
+                    "audio_s": round(job.audio_s, 3),
+                    "synthesis_s": round(job.synthesis_s, 3),
+                    "underruns": self.player.underruns,
+                }
+            )
 
     def _speak(self, job: Job) -> bool:
         while True:
@@ -272,7 +306,15 @@ class Scheduler:
             segments=job.segments,
             first_index=first_index,
         )
+        synth_started = time.perf_counter()
+        if "start_perf" not in job.timings:
+            job.timings["start_perf"] = synth_started
         for piece in pieces:
+            now = time.perf_counter()
+            job.synthesis_s += now - synth_started
+            job.audio_s += piece.chunk.duration
+            if "engine_first_chunk_ms" not in job.timings:
+                job.timings["engine_first_chunk_ms"] = (now - synth_started) * 1000
             while self.player.buffered_seconds > self.max_buffer_seconds and not cancel.is_set():
                 cancel.wait(0.05)
             mark = None
@@ -283,6 +325,9 @@ class Scheduler:
                 if cancel.is_set():
                     return False
                 self.player.enqueue(piece.chunk.samples, piece.chunk.sample_rate, mark=mark)
+            if "enqueued_at" not in job.timings:
+                self._report_timings(job)
+            synth_started = time.perf_counter()
         with self._feed_lock:
             if cancel.is_set():
                 return False
@@ -291,6 +336,22 @@ class Scheduler:
             if self.player.wait(0.05):
                 return True
         return False
+
+    def _report_timings(self, job: Job) -> None:
+        t = job.timings
+        t["enqueued_at"] = time.time()
+        self._emit(
+            {
+                "type": "utterance_timing",
+                "id": job.id,
+                "submitted_at": t["submitted_at"],
+                "extract_ms": round(t["extract_ms"], 2),
+                "prepare_ms": round(t["prepare_ms"], 2),
+                "queue_wait_ms": round((t["start_perf"] - t["queued_perf"]) * 1000, 2),
+                "engine_first_chunk_ms": round(t["engine_first_chunk_ms"], 2),
+                "enqueued_at": t["enqueued_at"],
+            }
+        )
 
     def _mark(self, job: Job, index: int) -> Callable[[], None]:
         def heard() -> None:

@@ -1,0 +1,61 @@
+"""Print ``readaloud bench`` results as tables a person can read."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+
+def _row(out: TextIO, name: str, stats: dict) -> None:
+    if not stats:
+        out.write(f"  {name:<36}{'(no data)':>10}\n")
+        return
+    out.write(
+        f"  {name:<36}{stats['median']:>10}{stats['min']:>9}{stats['p90']:>9}{stats['max']:>9}\n"
+    )
+
+
+def print_report(results: dict, out: TextIO) -> None:
+    m = results["machine"]
+    out.write(
+        f"readaloud bench — engine {results['engine']}, {m['cores']} cores ({m['cpu']}), "
+        f"measured at {results['sound_server']}\n\n"
+    )
+    out.write(f"  {'time to first sound (ms)':<36}{'median':>10}{'min':>9}{'p90':>9}{'max':>9}\n")
+    fs = results["first_sound"]
+    labels = [
+        ("total_ms", "request → first sample at server"),
+        ("request_ms", "  request handling"),
+        ("extract_ms", "  text extraction"),
+        ("prepare_ms", "  segmentation and checks"),
+        ("queue_wait_ms", "  waiting for the speech worker"),
+        ("engine_first_chunk_ms", "  engine's first chunk"),
+        ("audio_path_ms", "  audio path (player → server)"),
+        ("overhead_over_engine_ms", "daemon overhead over the engine"),
+    ]
+    for key, label in labels:
+        _row(out, label, fs[key])
+    _row(out, "naive daemon (whole first sentence)", results["naive_first_sound"]["total_ms"])
+    out.write(f"  readaloud / naive: {results['ratio_vs_naive']}\n\n")
+    out.write(f"  {'control (ms)':<36}{'median':>10}{'min':>9}{'p90':>9}{'max':>9}\n")
+    for key, label in [
+        ("stop_to_silence_ms", "stop → silence"),
+        ("pause_to_silence_ms", "pause → silence"),
+        ("resume_to_sound_ms", "resume → sound"),
+    ]:
+        _row(out, label, results["control"][key])
+    a = results["article"]
+    out.write(
+        f"\n  long article: {a['words']} words, played {a['played_s']:g} s; synthesized "
+        f"{a['synthesized_audio_s']} s of speech in {a['synthesis_s']} s: real-time factor "
+        f"{a['real_time_factor']}; underruns {a['underruns']}, device xruns {a['xruns']}\n"
+    )
+    out.write(
+        f"  memory: daemon RSS {results['rss_mb_idle']} MB idle, {a['rss_mb_before']} → "
+        f"{a['rss_mb_after']} MB over the article\n\n"
+    )
+    out.write("  targets:\n")
+    for name, verdict in results["targets"].items():
+        mark = {True: "met", False: "MISSED", None: "no data"}[verdict["met"]]
+        out.write(
+            f"    {name:<28} ≤ {verdict['target']:<8} measured {verdict['measured']}: {mark}\n"
+        )

@@ -1,0 +1,140 @@
+"""Run the whole benchmark: a real daemon per configuration, measured at the sound server."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from readaloud.bench import measure
+from readaloud.bench.harness import DaemonProcess
+from readaloud.bench.soundserver import SINK, PulseServer
+from readaloud.bench.texts import FIRST_SENTENCE, article
+from readaloud.errors import ReadaloudError
+
+#: What the project aims for on a 2-core CPU with Piper (issue "Performance").
+TARGETS = {
+    "first_sound_ms": 120.0,
+    "ratio_vs_naive": 0.6,
+    "stop_to_silence_ms": 20.0,
+    "overhead_over_engine_ms": 5.0,
+    "underruns": 0,
+}
+
+
+@dataclass
+class Options:
+    runs: int = 5
+    article_words: int = 2000
+    play_seconds: float = 60.0
+    sound_server: str = "auto"  # auto | private | user
+    engine: str = "piper"
+
+
+class BenchError(ReadaloudError):
+    exit_code = 12
+
+
+def machine() -> dict[str, object]:
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu": model or platform.processor(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "system": platform.platform(),
+    }
+
+
+def _user_server_answers() -> bool:
+    if shutil.which("pactl") is None:
+        return False
+    try:
+        return subprocess.run(["pactl", "info"], capture_output=True, timeout=5).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@contextlib.contextmanager
+def sound_server(choice: str) -> Iterator[tuple[dict[str, str], measure.Recorder, str]]:
+    """The sound server to measure at: the user's own (heard on the speakers) or a private one."""
+    if choice == "user" or (choice == "auto" and _user_server_answers()):
+        if not _user_server_answers():
+            raise BenchError("No sound server answers 'pactl info'; use --sound-server private.")
+        yield {}, measure.Recorder(None, "@DEFAULT_MONITOR@"), "your sound server (default sink)"
+        return
+    if shutil.which("pulseaudio") is None or shutil.which("parec") is None:
+        raise BenchError(
+            "The private sound server needs PulseAudio: "
+            "sudo apt-get install pulseaudio pulseaudio-utils"
+        )
+    with PulseServer() as server:
+        yield (
+            server.env,
+            measure.Recorder(server, f"{SINK}.monitor"),
+            "a private PulseAudio null sink",
+        )
+
+
+def run(options: Options) -> dict:
+    text = article(options.article_words)
+    with sound_server(options.sound_server) as (env, recorder, where):
+        results: dict = {"machine": machine(), "sound_server": where, "engine": options.engine}
+        engine_args = ("--engine", options.engine)
+        with _daemon(env, "", engine_args) as daemon:
+            results["rss_mb_idle"] = round(measure.rss_mb(daemon.process.pid), 1)  # type: ignore[union-attr]
+            results["first_sound"] = measure.first_sound(
+                daemon, recorder, FIRST_SENTENCE, options.runs
+            )
+            results["control"] = measure.control(daemon, recorder, text, max(2, options.runs // 2))
+            results["article"] = measure.long_article(daemon, text, options.play_seconds)
+        # The naive daemon: no short first fragment, the whole first sentence is synthesized first.
+        naive_config = "[speech]\nfirst_fragment_words = 0\n"
+        with _daemon(env, naive_config, engine_args) as naive:
+            results["naive_first_sound"] = measure.first_sound(
+                naive, recorder, FIRST_SENTENCE, options.runs
+            )
+    fast = results["first_sound"]["total_ms"].get("median")
+    slow = results["naive_first_sound"]["total_ms"].get("median")
+    results["ratio_vs_naive"] = round(fast / slow, 3) if fast and slow else None
+    results["targets"] = verdicts(results)
+    return results
+
+
+@contextlib.contextmanager
+def _daemon(env: dict[str, str], config: str, args: tuple[str, ...]) -> Iterator[DaemonProcess]:
+    daemon = DaemonProcess(env, config_text=config, extra_args=args)
+    try:
+        daemon.start()
+        yield daemon
+    except (RuntimeError, TimeoutError) as error:
+        raise BenchError(f"The benchmark daemon failed: {error}") from None
+    finally:
+        daemon.close()
+
+
+def verdicts(results: dict) -> dict[str, dict]:
+    measured = {
+        "first_sound_ms": results["first_sound"]["total_ms"].get("median"),
+        "ratio_vs_naive": results.get("ratio_vs_naive"),
+        "stop_to_silence_ms": results["control"]["stop_to_silence_ms"].get("median"),
+        "overhead_over_engine_ms": results["first_sound"]["overhead_over_engine_ms"].get("median"),
+        "underruns": results["article"]["underruns"],
+    }
+    return {
+        name: {"target": target, "measured": measured[name], "met": _met(measured[name], target)}
+        for name, target in TARGETS.items()
+    }
+
+
+def _met(value: float | None, target: float) -> bool | None:
+    return None if value is None else value <= target
