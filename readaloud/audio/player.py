@@ -35,6 +35,8 @@ NO_PORTAUDIO_MESSAGE = f"PortAudio is not installed (apt install libportaudio2).
 _PA_INVALID_SAMPLE_RATE = -9997
 # Cutting a waveform off mid-swing is an audible click; a 5 ms fade is not heard as one.
 FADE_SECONDS = 0.005
+# Timing noise allowed before a late callback counts as an xrun.
+_CALLBACK_SLACK = 0.002
 
 
 class _PortAudio:
@@ -169,6 +171,7 @@ class Player:
         self._frames_played = 0
         self._underruns = 0
         self._xruns = 0
+        self._callback_due: float | None = None  # later than this, the device has run dry
         self._feeding = False  # enqueue called, end_utterance not yet
         self._paused = False
         self._pause_tail = 0  # faded-out samples still to play before the pause is silent
@@ -356,7 +359,7 @@ class Player:
 
     @property
     def xruns(self) -> int:
-        """Blocks the device ran out of while waiting for the callback (CPU or GIL starvation)."""
+        """Times the device ran dry waiting for the callback: the machine (CPU, GIL) was busy."""
         return self._xruns
 
     @property
@@ -470,6 +473,7 @@ class Player:
             if self._running or self._dead or not self._has_sound():
                 return
             self._running = True
+            self._callback_due = None
         try:
             stream.start()
         except sd.PortAudioError as error:
@@ -586,9 +590,19 @@ class Player:
     def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         # Runs on PortAudio's thread every block: no allocation-heavy work, no logging, no waits.
         out = outdata[:, 0]
+        now = time.monotonic()
+        # How much sound the device holds ahead of this block: PortAudio's DAC time if sane.
+        delay = time_info.outputBufferDacTime - time_info.currentTime
+        if not 0.0 <= delay < 1.0:
+            delay = self._latency_s
         with self._lock:
-            if status.output_underflow:
+            rate = self._rate or 1
+            # Called later than the sound the device held lasted: it ran dry (the ALSA plugin of
+            # PulseAudio does not always report that as an underflow).
+            late = self._callback_due is not None and now > self._callback_due
+            if status.output_underflow or late:
                 self._xruns += 1
+            self._callback_due = now + delay + frames / rate + _CALLBACK_SLACK
             queue = self._queue
             had_sound = self._has_sound()
             limit = min(frames, self._pause_tail) if self._paused else frames
@@ -617,10 +631,7 @@ class Player:
             self._frames_played += filled
             self._queued_frames -= filled
             if filled or marks:
-                # When this block's first sample will be heard: PortAudio's DAC time if sane.
-                delay = time_info.outputBufferDacTime - time_info.currentTime
-                start = time.monotonic() + (delay if 0.0 <= delay < 1.0 else self._latency_s)
-                rate = self._rate or 1
+                start = now + delay  # when this block's first sample is heard
                 self._heard_at = start + filled / rate
                 if marks:
                     self._reached.extend((mark, start + at / rate) for mark, at in marks)

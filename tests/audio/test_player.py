@@ -35,12 +35,16 @@ from readaloud.errors import NoOutputDevice
 
 RATE = 22050
 BLOCK = 256
+#: Output latency (s) for tests of what is played rather than how fast: a deeper device buffer
+#: rides out the stalls of a busy 2-core machine. Tests of stop latency, of the end of an
+#: utterance and of a late feed use the default ("low", ~35 ms of buffer).
+ROOMY = 0.1
 #: Stream rates under test: the source's own rate, and 48 kHz to force the resampling path.
 STREAM_RATES = [pytest.param(None, id="native"), pytest.param(48000, id="resampled-48k")]
 
 
 class Players:
-    """Makes players for a test and closes them after it; counts the device's xruns."""
+    """Makes players for a test and closes them after it; counts what starved them."""
 
     def __init__(self) -> None:
         self.made: list[Player] = []
@@ -51,12 +55,12 @@ class Players:
         return player
 
     def close(self) -> int:
-        """Close every player made so far; returns their xruns."""
-        xruns = sum(player.xruns for player in self.made)
+        """Close every player made so far; returns how often their audio was starved."""
+        starved = sum(player.xruns + player.underruns for player in self.made)
         for player in self.made:
             player.close()
         self.made.clear()
-        return xruns
+        return starved
 
 
 @pytest.fixture
@@ -66,24 +70,55 @@ def make_player(pulse: PulseServer) -> Iterator[Players]:
     players.close()
 
 
-def heard_live(test: Callable[..., None]) -> Callable[..., None]:
-    """Run a real-time test again (twice at most) if it failed while the device reported xruns.
+class StallMeter:
+    """The longest time this process went unscheduled, seen by a thread that naps 10 ms."""
 
-    An xrun means the machine (2 shared cores) did not run the audio thread in time: the glitch
-    is real but not the player's doing. Without an xrun, a failure stands.
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._measure, daemon=True)
+
+    def __enter__(self) -> StallMeter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _measure(self) -> None:
+        while True:
+            before = time.monotonic()
+            if self._done.wait(0.01):
+                return
+            self.longest = max(self.longest, time.monotonic() - before - 0.01)
+
+
+def heard_live(test: Callable[..., None]) -> Callable[..., None]:
+    """Run a real-time test again (twice at most) if it failed while the machine starved it.
+
+    Starved: the device ran dry (xrun), the queue ran dry (underrun) because the feeding test
+    was not run in time, or the process went unscheduled for 20 ms or more (PulseAudio's client
+    thread then misses its deadline without anyone noticing). The glitch is real, but not the
+    player's doing: a player bug fails every attempt, and a failure without starvation stands.
+    Only for tests that feed on time.
     """
 
     @functools.wraps(test)
     def run(*args: Any, make_player: Players, **kwargs: Any) -> None:
         for attempt in range(3):
             try:
-                test(*args, make_player=make_player, **kwargs)
+                with StallMeter() as stalls:
+                    test(*args, make_player=make_player, **kwargs)
                 return
             except AssertionError:
-                xruns = make_player.close()
-                if xruns == 0 or attempt == 2:
+                starved = make_player.close()
+                if (starved == 0 and stalls.longest < 0.020) or attempt == 2:
                     raise
-                print(f"{xruns} xruns (machine overloaded): measuring again")
+                print(
+                    f"machine overloaded (audio starved {starved} times, process stalled "
+                    f"{stalls.longest * 1000:.0f} ms): measuring again"
+                )
 
     return run
 
@@ -98,7 +133,7 @@ def test_tone_is_heard_at_its_pitch_and_length(
     pulse: PulseServer, make_player: Players, stream_rate: int | None
 ) -> None:
     source = sig.tone(440, 1.0, RATE)
-    player = make_player(stream_rate=stream_rate)
+    player = make_player(stream_rate=stream_rate, latency=ROOMY)
     started = time.perf_counter()
     player.open(RATE)
     opened_ms = (time.perf_counter() - started) * 1000
@@ -126,7 +161,7 @@ def test_chunks_join_without_gap_or_click(
     pulse: PulseServer, make_player: Players, stream_rate: int | None
 ) -> None:
     source = sig.tone(440, 1.0, RATE)
-    player = make_player(stream_rate=stream_rate)
+    player = make_player(stream_rate=stream_rate, latency=ROOMY)
     player.open(RATE)
 
     with pulse.capture(RATE) as cap:
@@ -203,7 +238,7 @@ def test_resume_continues_at_the_sample_where_pause_cut(
 ) -> None:
     # A sweep: every stretch of it is different, so alignment tells the position in the source.
     source = sig.chirp(300, 1500, 1.5, RATE)
-    player = make_player()
+    player = make_player(latency=ROOMY)
     player.open(RATE)
 
     with pulse.capture(RATE) as cap:
@@ -237,8 +272,11 @@ def test_resume_continues_at_the_sample_where_pause_cut(
     last_before = source_before + window + 200 - 1  # source index of the last sample before
     first_after = source_after - 200  # source index of the first sample after
     lost = first_after - last_before - 1  # negative: repeated
+    # The 5 ms fades put the silence threshold a few samples inside each side of the gap.
     print(f"pause/resume: {lost} samples lost (negative: repeated)")
     assert abs(lost) < BLOCK // 2
+    padding = round(0.120 * RATE)
+    assert player.frames_played == len(source) + padding, "the player skipped or repeated"
     assert sig.sound_duration(heard, RATE) - (gap_end - gap_start) / RATE == pytest.approx(
         1.5, abs=0.02
     )
@@ -295,7 +333,7 @@ def test_a_late_feed_is_counted_and_heard_as_a_gap(
 @heard_live
 def test_a_timely_feed_has_no_underruns(pulse: PulseServer, make_player: Players) -> None:
     pieces = chunks(sig.tone(440, 1.0, RATE), 20)
-    player = make_player()
+    player = make_player(latency=ROOMY)
     player.open(RATE)
 
     with pulse.capture(RATE) as cap:
@@ -320,7 +358,9 @@ def test_marks_are_reported_in_order_when_their_chunks_play(
 ) -> None:
     reported: list[tuple[object, float]] = []
     player = make_player(
-        stream_rate=stream_rate, on_mark=lambda mark: reported.append((mark, time.monotonic()))
+        stream_rate=stream_rate,
+        on_mark=lambda mark: reported.append((mark, time.monotonic())),
+        latency=ROOMY,
     )
     player.open(RATE)
     pieces = chunks(sig.tone(440, 0.6, RATE), 6)
@@ -333,16 +373,18 @@ def test_marks_are_reported_in_order_when_their_chunks_play(
 
     assert [mark for mark, _ in reported] == list(range(6))
     # After the stream's first blocks, marks follow the sound: 0.1 s apart like the chunks. The
-    # notifier is a Python thread on a busy machine: single marks may come some ms late.
-    intervals = np.diff([at for _, at in reported])[1:]
-    assert np.median(intervals) == pytest.approx(0.1, abs=0.005), intervals
-    assert intervals == pytest.approx(0.1, abs=0.05), intervals
+    # notifier is a Python thread on a busy machine, so a mark can come late, never early: the
+    # earliest one sets the schedule, and none may lag it by more than a listener would notice.
+    times = np.array([at for _, at in reported][1:])
+    schedule = times - 0.1 * np.arange(len(times))
+    assert np.median(np.diff(times)) == pytest.approx(0.1, abs=0.005), np.diff(times)
+    assert np.max(schedule - schedule.min()) < 0.08, np.diff(times)
 
 
 @heard_live
 def test_stop_drops_marks_that_were_not_heard(pulse: PulseServer, make_player: Players) -> None:
     reported: list[object] = []
-    player = make_player(on_mark=reported.append)
+    player = make_player(on_mark=reported.append, latency=ROOMY)
     player.open(RATE)
     player.enqueue(sig.tone(440, 0.5, RATE), RATE, mark="first")
     player.enqueue(sig.tone(440, 0.5, RATE), RATE, mark="second")
@@ -358,7 +400,7 @@ def test_stop_drops_marks_that_were_not_heard(pulse: PulseServer, make_player: P
 def test_an_idle_stream_is_closed_and_the_next_sound_opens_it_again(
     pulse: PulseServer, make_player: Players
 ) -> None:
-    player = make_player(idle_close_s=0.2)
+    player = make_player(idle_close_s=0.2, latency=ROOMY)
     player.open(RATE)
     source = sig.chirp(300, 1500, 0.6, RATE)
 
@@ -395,7 +437,7 @@ def test_a_rate_change_mid_utterance_plays_on_without_a_gap(
     pulse: PulseServer, make_player: Players
 ) -> None:
     # The fallback engine (22050 Hz) takes over from XTTS (24000 Hz) in the middle of a sentence.
-    player = make_player()
+    player = make_player(latency=ROOMY)
     player.open(RATE)
 
     with pulse.capture(RATE) as cap:
