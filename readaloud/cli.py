@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 import traceback
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from readaloud import __version__
-from readaloud.commands import control, speak, system
+from readaloud.commands import bench, control, speak, speechd, system, xtts
 from readaloud.config import default_config_path
 from readaloud.config import load as load_config
 from readaloud.errors import ReadaloudError
@@ -37,10 +38,16 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"config file to use (default: {default_config_path()})",
     )
     parser.add_argument(
+        "--model-dir",
+        type=Path,
+        metavar="DIR",
+        help="XTTS v2 checkpoint folder (overrides [xtts] model_dir)",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="log more (-vv for debug details)"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for group in (speak, control, system):
+    for group in (speak, control, system, xtts, bench, speechd):
         group.register(commands)
     return parser
 
@@ -57,6 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         config = load_config(args.config)
+        if args.model_dir is not None:
+            config = dataclasses.replace(
+                config, xtts=dataclasses.replace(config.xtts, model_dir=str(args.model_dir))
+            )
         return args.handler(args, config)
     except ReadaloudError as error:
         print(f"readaloud: {error}", file=sys.stderr)

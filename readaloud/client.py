@@ -35,6 +35,10 @@ _BY_TYPE: dict[str, type[ReadaloudError]] = {
     "NoOutputDevice": NoOutputDevice,
     "EngineError": EngineError,
 }
+#: Exit codes README documents for failures the daemon reports under other type names, so
+#: a command exits the same whether the daemon or this process found the problem.
+_EXIT_BY_TYPE = {"PageUnavailable": 6, "QueueFull": 7, "DesktopUnavailable": 10}
+_BAD_INPUT_STATUSES = (400, 413, 415)
 
 
 class DaemonClient:
@@ -56,6 +60,8 @@ class DaemonClient:
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         try:
+            if body is None and method == "POST":
+                body = {}  # the daemon takes JSON bodies only, even empty ones
             response = self._client.request(method, path, json=body)
         except (httpx2.ConnectError, FileNotFoundError):
             raise DaemonNotRunning(
@@ -67,8 +73,16 @@ class DaemonClient:
         data = response.json() if response.content else {}
         if response.status_code >= 400:
             error = data.get("error", {}) if isinstance(data, dict) else {}
-            cls = _BY_TYPE.get(error.get("type", ""), DaemonError)
-            raise cls(error.get("message") or f"The daemon answered {response.status_code}.")
+            kind = error.get("type", "")
+            message = error.get("message") or f"The daemon answered {response.status_code}."
+            cls = _BY_TYPE.get(kind)
+            if cls is None and response.status_code in _BAD_INPUT_STATUSES:
+                cls = BadInput  # every refused request (bad URL, PDF, ...) exits 2
+            if cls is not None:
+                raise cls(message)
+            failure = DaemonError(message)
+            failure.exit_code = _EXIT_BY_TYPE.get(kind, DaemonError.exit_code)
+            raise failure
         return data
 
     def events(self) -> Iterator[dict[str, Any]]:

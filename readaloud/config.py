@@ -69,7 +69,26 @@ class ServerConfig:
     allow_remote: bool = False
     socket: str = ""
     allowed_origins: tuple[str, ...] = ()
+    extra_hosts: tuple[str, ...] = ()
     max_body_bytes: int = 8_000_000
+
+
+@dataclass(frozen=True)
+class OpenAIConfig:
+    #: OpenAI voice name (alloy, nova, ...) → local voice id.
+    voices: dict[str, str] = field(default_factory=dict)
+    max_streams: int = 4
+
+
+@dataclass(frozen=True)
+class RemoteConfig:
+    url: str = ""
+    api_key_file: str = ""
+    voice: str = ""
+    model: str = "tts-1"
+    timeout_s: float = 30.0
+    first_byte_timeout_s: float = 3.0
+    retry_after_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -117,6 +136,8 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     hotkeys: HotkeysConfig = field(default_factory=HotkeysConfig)
+    openai: OpenAIConfig = field(default_factory=OpenAIConfig)
+    remote: RemoteConfig = field(default_factory=RemoteConfig)
     xtts: XttsSettings = field(default_factory=XttsSettings)
     #: Where this config came from (None: built-in defaults).
     source: Path | None = None
@@ -158,6 +179,8 @@ _SECTIONS: dict[str, type] = {
     "server": ServerConfig,
     "daemon": DaemonConfig,
     "hotkeys": HotkeysConfig,
+    "openai": OpenAIConfig,
+    "remote": RemoteConfig,
     "xtts": XttsSettings,
 }
 
@@ -196,6 +219,13 @@ def _check_value(section: str, key: str, value: Any) -> str | None:
                         f"holds {origin!r}: give exact origins such as "
                         "chrome-extension://<id> (never *)"
                     )
+    if section == "openai" and key == "max_streams" and not 1 <= value <= 64:
+        return "must be between 1 and 64"
+    if section == "remote":
+        if key == "url" and value and not re.match(r"^https?://[^/\s]+", value):
+            return "must be an http(s) address such as http://gpu-box:7412/v1"
+        if key.endswith("_s") and not 0.1 <= value <= 600:
+            return "must be between 0.1 and 600 seconds"
     if section == "daemon":
         if key == "feedback" and value not in ("speech", "earcon", "off"):
             return "must be one of speech, earcon, off"
@@ -262,6 +292,12 @@ def _coerce(expected: type, value: Any) -> Any:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise TypeError
         return tuple(value)
+    if expected is dict:
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise TypeError
+        return dict(value)
     if not isinstance(value, expected):
         raise TypeError
     return value
@@ -301,7 +337,9 @@ def parse(text: str, path: Path | None = None) -> Config:
             try:
                 value = _coerce(expected, value)
             except TypeError:
-                wanted = "list of strings" if expected is tuple else expected.__name__
+                wanted = {tuple: "list of strings", dict: "table of strings"}.get(
+                    expected, expected.__name__
+                )
                 raise ConfigError(
                     f"{where}: '{section}.{key}' must be a {wanted}, not {value!r}."
                 ) from None
@@ -337,3 +375,44 @@ def load(path: Path | None = None) -> Config:
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text; save it as UTF-8.") from None
     return parse(text, path)
+
+
+class ConfigWatch:
+    """Whether the config file changed on disk since the daemon loaded it.
+
+    The daemon keeps the settings it started with until it is restarted (a reload would have to
+    reopen the engine, the sound stream and the sockets); ``readaloud status`` says so instead.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.path = config.source or default_config_path()
+        self._loaded = self._contents()
+        self._last: tuple[bytes | None, str | None] = (self._loaded, None)
+
+    def _contents(self) -> bytes | None:
+        try:
+            return self.path.read_bytes()
+        except OSError:
+            return None
+
+    def changed(self) -> str | None:
+        """None while the file is as loaded; else one line saying what to do."""
+        now = self._contents()
+        if now == self._last[0]:
+            return self._last[1]
+        restart = "restart the daemon to use it (systemctl --user restart readaloud)."
+        if now is None:
+            message = f"{self.path} was removed since the daemon started; {restart}"
+        else:
+            try:
+                load(self.path)
+            except ConfigError as error:
+                message = (
+                    f"{self.path} changed since the daemon started and has an error: {error} "
+                    "The daemon keeps the settings it started with."
+                )
+            else:
+                message = f"{self.path} changed since the daemon started; {restart}"
+        self._last = (now, None if now == self._loaded else message)
+        return self._last[1]
+

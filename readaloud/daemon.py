@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import uvicorn
 
-from readaloud.config import Config
+from readaloud.config import Config, ConfigWatch
 from readaloud.errors import NoOutputDevice, ReadaloudError
 from readaloud.speech.scheduler import Mode, Scheduler
 from readaloud.speech.utterance import Utterance
@@ -69,6 +69,7 @@ class Daemon:
         self.listen = listen or (config.server.host, config.server.port)
         self.socket_path = socket_path or config.socket_path
         self.want_hotkeys = hotkeys
+        self.config_watch = ConfigWatch(config)
         self.scheduler: Scheduler | None = None
         self._hotkeys = None
         self._server = None
@@ -122,18 +123,25 @@ class Daemon:
         for _ in self.engine.stream("Ready.", None, None, SynthesisParams(), cancel):
             pass
 
-    def feedback(self, error: ReadaloudError) -> None:
-        """Tell the user about a failure they may not see: a phrase, a tone, or nothing."""
+    def feedback(self, error: ReadaloudError, request_mode: Mode = Mode.INTERRUPT) -> None:
+        """Tell the user about a failure they may not see: a phrase, a tone, or nothing.
+
+        A failed request that asked to be queued must not cut off what is being read: its
+        phrase waits its turn, and its tone is left out while something plays."""
         mode = self.config.daemon.feedback
         if mode == "off" or isinstance(error, NoOutputDevice) or self.scheduler is None:
             return
+        queued = request_mode is Mode.QUEUE
         try:
             if mode == "earcon":
+                if queued and self.scheduler.status()["state"] != "idle":
+                    return
                 self.player.stop()
                 self.player.enqueue(earcon(self.engine.sample_rate), self.engine.sample_rate)
                 self.player.end_utterance()
             else:
-                self.scheduler.submit(Utterance(spoken_phrase(error)), Mode.INTERRUPT)
+                phrase = Utterance(spoken_phrase(error))
+                self.scheduler.submit(phrase, Mode.QUEUE if queued else Mode.INTERRUPT)
         except ReadaloudError:
             log.warning("could not give feedback for: %s", error)
 
@@ -233,11 +241,14 @@ class Daemon:
             default_voice=config.speech.voice or None,
             default_language=config.speech.language or None,
             default_rate=config.speech.rate,
+            config_changed=self.config_watch.changed,
+            openai_voices=dict(config.openai.voices),
+            openai_max_streams=config.openai.max_streams,
         )
         app = create_app(
             services,
             token=load_or_create_token(config.token_path),
-            allowed_hosts=allowed_hosts(self.listen[0], port),
+            allowed_hosts=[*allowed_hosts(self.listen[0], port), *config.server.extra_hosts],
             allowed_origins=list(config.server.allowed_origins),
             max_body_bytes=config.server.max_body_bytes,
         )

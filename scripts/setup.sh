@@ -13,6 +13,10 @@ if [[ "$extras" == *test* ]]; then
   packages+=(pulseaudio)
   # Desktop tests: Xvfb + xdotool, the clipboard tools, sway for Wayland, systemd-analyze.
   packages+=(xvfb xdotool xclip xsel sway wl-clipboard systemd)
+  # Browser extension tests: Debian's Chromium, driven over its DevTools pipe.
+  packages+=(chromium)
+  # Speech Dispatcher tests: the real speech-dispatcher and spd-say drive sd_readaloud.
+  packages+=(speech-dispatcher)
 fi
 
 missing=()

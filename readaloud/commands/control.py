@@ -63,6 +63,8 @@ def cmd_simple(args: argparse.Namespace, config: Config) -> int:
         segment = status.get("segment")
         if segment:
             line += f"\nnow reading: {segment['text']}"
+        if status.get("config_changed"):
+            line += f"\nconfig: {status['config_changed']}"
         print(line)
         return 0
     answer = client.call("POST", f"/v1/{args.action}")

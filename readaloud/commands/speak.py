@@ -177,6 +177,8 @@ def speak(
     if not args.out and not args.local and not args.engine:
         client = client_for(args, config)
         if client.running():
+            # The checks made in this process, before sending (JSON cannot even carry NaN).
+            Utterance(text=url or text or "", **settings)  # type: ignore[arg-type]
             body: dict[str, Any] = {"text": text} if url is None else {"url": url}
             body.update({k: v for k, v in settings.items() if v is not None})
             body["mode"] = "queue" if args.queue else "interrupt"

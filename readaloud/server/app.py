@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from starlette.exceptions import HTTPException
 
 from readaloud import __version__
 from readaloud.errors import (
@@ -28,9 +30,11 @@ from readaloud.errors import (
     UnknownVoice,
     UnsupportedLanguage,
 )
+from readaloud.server.openai_api import openai_router
 from readaloud.server.security import BodyTooLarge, SecurityMiddleware, error_body
 from readaloud.speech.scheduler import Mode, QueueFull, Scheduler
 from readaloud.speech.utterance import Utterance
+from readaloud.text.extract import MAX_HTML_BYTES, TooLarge
 from readaloud.text.sources import MAX_TEXT_BYTES
 
 log = logging.getLogger(__name__)
@@ -48,10 +52,15 @@ class Services:
     #: source name ("url", "html", "selection", "clipboard") → callable returning text to read.
     text_from: Callable[[str, str | None], str]
     #: Say a failure aloud (the user may not see the client that asked).
-    feedback: Callable[[ReadaloudError], None]
+    feedback: Callable[[ReadaloudError, Mode], None]
     default_voice: str | None
     default_language: str | None
     default_rate: float
+    #: None while the config file is as the daemon loaded it, else what to do (restart).
+    config_changed: Callable[[], str | None] | None = None
+    #: The OpenAI-compatible endpoint: OpenAI voice name → local voice id, and stream limit.
+    openai_voices: dict[str, str] = field(default_factory=dict)
+    openai_max_streams: int = 4
 
 
 class SpeakRequest(BaseModel):
@@ -69,7 +78,8 @@ class SpeakRequest(BaseModel):
     language: Annotated[str, Field(max_length=35)] | None = Field(
         None, description="Language code such as en or pt-BR."
     )
-    rate: float | None = Field(None, ge=0.25, le=4.0, description="1 is normal speed.")
+    # strict: a JSON number, never true/false or "1.5" quietly taken for one
+    rate: float | None = Field(None, ge=0.25, le=4.0, strict=True, description="1 is normal speed.")
     mode: Mode = Field(Mode.INTERRUPT, description="interrupt what plays, or queue behind it")
 
     @model_validator(mode="after")
@@ -82,7 +92,9 @@ class SpeakRequest(BaseModel):
 
 class SkipRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    count: int = Field(1, ge=-1000, le=1000, description="+1 next sentence, -1 previous")
+    count: int = Field(
+        1, ge=-1000, le=1000, strict=True, description="+1 next sentence, -1 previous"
+    )
 
 
 class Accepted(BaseModel):
@@ -91,6 +103,37 @@ class Accepted(BaseModel):
 
 class Done(BaseModel):
     ok: bool
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+#: Every error any route may answer, declared so the OpenAPI spec tells clients (and the
+#: schemathesis fuzz test checks) the real shape; 422 replaces FastAPI's validation schema.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": why}
+    for status, why in {
+        400: "A bad field, value or body",
+        401: "Missing or wrong token (TCP only)",
+        403: "A request from an Origin that is not allowed",
+        404: "No such endpoint or model",
+        405: "Method not allowed on this endpoint",
+        413: "Body too large",
+        415: "Body not sent as JSON",
+        421: "Host header not localhost (DNS rebinding)",
+        422: "Understood but cannot be done (page unreachable, no desktop session)",
+        429: "Queue full or too many streams; retry later",
+        503: "No sound output or the engine failed",
+    }.items()
+}
 
 
 def _status_for(error: ReadaloudError) -> int:
@@ -103,6 +146,11 @@ def _status_for(error: ReadaloudError) -> int:
     if isinstance(error, BadInput):
         return 400
     return 422  # the request was understood but cannot be done (page unreachable, ...)
+
+
+def _check_size(text: str, limit: int, what: str) -> None:
+    if len(text.encode("utf-8", "surrogatepass")) > limit:
+        raise TooLarge(f"{what} is over {limit // 1_000_000} MB; send it in parts.")
 
 
 def _error(status: int, kind: str, message: str, param: str | None = None) -> JSONResponse:
@@ -123,6 +171,7 @@ def create_app(
         description="Read text aloud. Send 'Authorization: Bearer <token>' over TCP.",
         docs_url=None,  # the docs page loads scripts from a CDN; the spec is at /openapi.json
         redoc_url=None,
+        responses=ERROR_RESPONSES,
     )
     scheduler = services.scheduler
 
@@ -137,9 +186,29 @@ def create_app(
         message = first.get("msg", "invalid request")
         if first.get("type") == "json_invalid":
             message = "The body is not valid JSON."
+        elif first.get("type") == "string_pattern_mismatch" and where == "voice":
+            message = (
+                f"Unknown voice {first.get('input')!r}: give a voice id from GET /v1/voices "
+                "(voices are named, never given as file paths)."
+            )
         elif where:
             message = f"{where}: {message}"
         return _error(400, "invalid_request", message, where or None)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        # Starlette's own errors (unknown path, wrong method, undecodable body) in our shape.
+        if isinstance(error.__cause__, BodyTooLarge):  # FastAPI wraps what the body read raised
+            return _error(413, "too_large", str(error.__cause__))
+        path, status = request.url.path, error.status_code
+        kind, message = {
+            400: ("invalid_request", "The body could not be read: send UTF-8 JSON."),
+            404: ("not_found", f"There is no {path}; the API is described at /openapi.json."),
+            405: ("method_not_allowed", f"{request.method} is not allowed on {path}."),
+        }.get(status, ("http_error", str(error.detail)))
+        response = _error(status, kind, message)
+        response.headers.update(error.headers or {})
+        return response
 
     @app.exception_handler(BodyTooLarge)
     async def too_large(request: Request, error: BodyTooLarge) -> JSONResponse:
@@ -152,19 +221,20 @@ def create_app(
     @app.post("/v1/speak", status_code=202, response_model=Accepted)
     def speak(request: SpeakRequest) -> Accepted:
         """Read text, a page (url or html) or the desktop selection/clipboard aloud."""
+        began = time.perf_counter()
         if request.text is not None:
             text = request.text
-            if len(text.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
-                raise BadInput(
-                    f"The text is over {MAX_TEXT_BYTES // 1_000_000} MB; send it in parts."
-                )
+            _check_size(text, MAX_TEXT_BYTES, "The text")
         else:
             kind = "url" if request.url else "html" if request.html else request.source
             assert kind is not None
             try:
+                # Pages and their text have the caps typed text and fetched pages have.
+                _check_size(request.html or "", MAX_HTML_BYTES, "The page HTML")
                 text = services.text_from(kind, request.url or request.html)
+                _check_size(text, MAX_TEXT_BYTES, "The page's text")
             except ReadaloudError as error:
-                services.feedback(error)  # the user may be looking at nothing
+                services.feedback(error, request.mode)  # the user may see nothing
                 raise
         utterance = Utterance(
             text=text,
@@ -172,7 +242,8 @@ def create_app(
             language=request.language or services.default_language,
             rate=request.rate if request.rate is not None else services.default_rate,
         )
-        return Accepted(id=scheduler.submit(utterance, request.mode))
+        extract_ms = (time.perf_counter() - began) * 1000
+        return Accepted(id=scheduler.submit(utterance, request.mode, extract_ms=extract_ms))
 
     @app.post("/v1/stop", response_model=Done)
     def stop() -> Done:
@@ -197,7 +268,12 @@ def create_app(
 
     @app.get("/v1/status")
     def status() -> dict[str, Any]:
-        return {**scheduler.status(), "engine_reason": services.engine_reason}
+        changed = services.config_changed() if services.config_changed else None
+        return {
+            **scheduler.status(),
+            "engine_reason": services.engine_reason,
+            "config_changed": changed,
+        }
 
     @app.get("/v1/voices")
     def voices() -> dict[str, Any]:
@@ -242,6 +318,8 @@ def create_app(
         return StreamingResponse(
             stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
         )
+
+    app.include_router(openai_router(services))
 
     app.add_middleware(
         SecurityMiddleware,  # type: ignore[arg-type]

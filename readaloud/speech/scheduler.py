@@ -187,6 +187,8 @@ class Scheduler:
         with self._lock:
             job = self._current
             queued = len(self._pending)
+            if job is not None and job.cancel.is_set() and not job.restart:
+                job = None  # stopped: the worker is only winding down its last synthesis call
         state = "idle"
         segment = None
         if job is not None:

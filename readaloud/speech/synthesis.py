@@ -37,8 +37,27 @@ def trim_trailing_silence(samples: np.ndarray, sample_rate: int, keep_s: float) 
 
 def prepare(engine: Engine, utterance: Utterance, first_fragment_words: int) -> list[Segment]:
     """Check the request and split it, so every input error is raised before any sound."""
+    check_characters(utterance.text)
     engine.validate(utterance.voice, utterance.language)
     return segments_of(utterance, first_fragment_words)
+
+
+def check_characters(text: str) -> None:
+    """Refuse what no engine can take (NUL ends a C string; a lone surrogate is not UTF-8), so
+    the request fails at once with a 400 instead of mid-utterance."""
+    nul = text.find("\x00")
+    if nul >= 0:
+        raise BadInput(
+            f"The text contains a NUL character (at offset {nul}): it looks like binary data, "
+            "not text."
+        )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise BadInput(
+            f"The text is not valid Unicode (a lone surrogate at offset {error.start}); "
+            "send UTF-8 text."
+        ) from None
 
 
 def segments_of(utterance: Utterance, first_fragment_words: int) -> list[Segment]:

@@ -129,10 +129,13 @@ def page_to_text(html: str) -> tuple[str | None, str]:
 def parse_html(html: str) -> lxml.html.HtmlElement:
     """A document tree for any HTML, from a whole page to a bare fragment or nothing at all."""
     # lxml refuses str input that still declares its byte encoding (XHTML's <?xml ...?>).
-    html = re.sub(r"^\s*<\?xml[^>]*>", "", html)
+    html = re.sub(r"^(\s*<\?xml[^>]*>)+", "", html)
     if not html.strip():
         return lxml.html.document_fromstring("<html><body></body></html>")
-    return lxml.html.document_fromstring(html)
+    try:
+        return lxml.html.document_fromstring(html)
+    except (etree.ParserError, ValueError):  # markup that parses to nothing ("<![CDATA[")
+        return lxml.html.document_fromstring("<html><body></body></html>")
 
 
 @dataclass(frozen=True)
@@ -219,7 +222,10 @@ class _Writer:
             or (self._roles is PAGE_ROLES and element.get("role") in _CHROME_ROLES)
         ):
             return Role.SKIP
-        role = self._roles.get(etree.QName(element).localname.lower(), Role.INLINE)
+        # Not etree.QName: it raises on tag names the HTML parser accepts ("<d\\v", control
+        # characters), and a page with one must still be read.
+        local_name = element.tag.rpartition("}")[2].lower()
+        role = self._roles.get(local_name, Role.INLINE)
         if self._roles is TRAFILATURA_ROLES:
             if role is Role.LIST and element.get("rend") == "ol":
                 return Role.ORDERED_LIST

@@ -328,3 +328,19 @@ def test_non_loopback_listen_is_refused(tmp_path) -> None:
     assert result.code != 0
     assert "only loopback addresses are allowed" in result.stderr
     assert not os.path.exists(tmp_path / "readaloud" / "readaloud.sock")
+
+
+def test_cli_controls_the_daemon(daemon: DaemonProcess) -> None:
+    env = {k: daemon.env[k] for k in ("XDG_CONFIG_HOME", "XDG_RUNTIME_DIR")}
+    events = Events(daemon)
+    uid = daemon.post("/v1/speak", {"text": LONG}).json()["id"]
+    events.wait_for(lambda e: e["type"] == "segment_start" and e["id"] == uid)
+    assert run_readaloud("pause", env=env).code == 0
+    assert daemon.get("/v1/status").json()["state"] == "paused"
+    toggled = run_readaloud("toggle", env=env)
+    assert toggled.code == 0 and toggled.stdout.strip() == "speaking"
+    assert run_readaloud("skip", "2", env=env).code == 0
+    events.wait_for(lambda e: e["type"] == "segment_start" and e["index"] >= 2)
+    assert run_readaloud("stop", env=env).code == 0
+    ended = events.wait_for(lambda e: e["type"] == "utterance_end" and e["id"] == uid)
+    assert ended["completed"] is False

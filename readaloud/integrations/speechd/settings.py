@@ -14,8 +14,14 @@ from dataclasses import dataclass
 from readaloud.engines.base import MAX_RATE, MIN_RATE
 
 _NUMBERS = ("rate", "pitch", "pitch_range", "volume")
-_WORDS = ("punctuation_mode", "spelling_mode", "cap_let_recogn", "voice", "language",
-          "synthesis_voice")
+_WORDS = (
+    "punctuation_mode",
+    "spelling_mode",
+    "cap_let_recogn",
+    "voice",
+    "language",
+    "synthesis_voice",
+)
 _LANGUAGE = re.compile(r"^[a-zA-Z]{2,3}(?:[-_][a-zA-Z0-9]{2,8})*$")
 
 

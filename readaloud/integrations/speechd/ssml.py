@@ -14,8 +14,19 @@ from dataclasses import dataclass
 _TAG = re.compile(r"<!--.*?-->|<\?.*?\?>|<!\[CDATA\[(?P<cdata>.*?)\]\]>|<(?P<tag>[^<>]*)>", re.S)
 _NAME = re.compile(r"""\bname\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 # Elements that end a phrase: dropping them must not glue the words around them together.
-_BREAKING = {"p", "s", "break", "speak", "voice", "sub", "say-as", "audio", "lang", "paragraph",
-             "sentence"}
+_BREAKING = {
+    "p",
+    "s",
+    "break",
+    "speak",
+    "voice",
+    "sub",
+    "say-as",
+    "audio",
+    "lang",
+    "paragraph",
+    "sentence",
+}
 
 
 @dataclass(frozen=True)
@@ -53,12 +64,12 @@ def parse(ssml: str) -> SpeechText:
         tag = match.group("tag")
         if tag is None:
             continue  # a comment or a processing instruction
-        element = tag.strip().lstrip("/").split(None, 1)[0].rstrip("/").lower() if tag else ""
+        element = (tag.strip().lstrip("/").split(None, 1) or [""])[0].rstrip("/").lower()
         if element == "mark":
             found = _NAME.search(tag)
             if found:
-                name = html.unescape(found.group(1) if found.group(1) is not None else found.group(2))
-                marks.append(Mark(name, length))
+                quoted = found.group(1) if found.group(1) is not None else found.group(2)
+                marks.append(Mark(html.unescape(quoted), length))
         elif element in _BREAKING and parts and not parts[-1][-1:].isspace():
             add(" ")
     add(html.unescape(ssml[position:]))

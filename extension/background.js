@@ -1,0 +1,256 @@
+// The extension's background: context menus, the toolbar button and the keyboard shortcuts all
+// end in readSelection / readPage / readSelectionOrPage / stop below, which call the daemon.
+//
+// Pages are read from the DOM the browser already has (document.documentElement.outerHTML), so
+// pages behind a login work; the daemon extracts the article. Access to the page comes from
+// activeTab: the user's click or shortcut grants it for that tab only.
+
+import { Problem, loadSettings, speak, stopReading } from "./daemon.js";
+
+const MENU = {
+  selection: "read-selection",
+  page: "read-page",
+  stop: "stop-reading",
+};
+
+const COMMAND = { read: "read-aloud", stop: "stop-reading" };
+
+const DEFAULT_TITLE = "Read aloud: the selection, or the whole page when nothing is selected";
+
+// Characters of page HTML sent as is; past this, scripts and styles are dropped first (the
+// daemon caps request bodies at [server] max_body_bytes, 8 MB by default).
+const HTML_LIMIT = 2000000;
+
+const NOTIFICATION = "readaloud-problem";
+
+// Settings problems: clicking their notification opens the options page.
+const SETTINGS_PROBLEMS = new Set([
+  "no_token",
+  "wrong_token",
+  "bad_origin",
+  "not_running",
+  "not_readaloud",
+  "no_permission",
+]);
+
+// --- what runs in the page (each function is injected alone: no outside names) ---------------
+
+function selectedTextInPage() {
+  const field = document.activeElement;
+  const textField =
+    field instanceof HTMLTextAreaElement ||
+    (field instanceof HTMLInputElement && /^(text|search|url|tel|email)$/i.test(field.type));
+  if (textField && field.selectionStart !== field.selectionEnd) {
+    return field.value.slice(field.selectionStart, field.selectionEnd);
+  }
+  const selection = window.getSelection();
+  return selection ? selection.toString() : "";
+}
+
+function pageHtmlInPage(limit) {
+  const html = document.documentElement.outerHTML;
+  if (html.length <= limit) return html;
+  // An inert copy (DOMParser loads nothing) without what is never read aloud.
+  const copy = new DOMParser().parseFromString(html, "text/html");
+  copy
+    .querySelectorAll("script, style, noscript, template, svg, canvas, iframe, object, embed")
+    .forEach((node) => node.remove());
+  copy.querySelectorAll("[style]").forEach((node) => node.removeAttribute("style"));
+  return copy.documentElement.outerHTML;
+}
+
+// --- getting text out of a tab -----------------------------------------------------------------
+
+class Unreadable extends Error {}
+
+async function runInTab(tab, target, func, args = []) {
+  try {
+    return await chrome.scripting.executeScript({ target: { tabId: tab.id, ...target }, func, args });
+  } catch (error) {
+    // Browser pages, the extension stores, the PDF viewer: no extension may script them.
+    throw new Unreadable(String(error && error.message ? error.message : error));
+  }
+}
+
+/** The selected text in one frame of the tab, or in any frame when frameId is undefined. */
+async function selectionIn(tab, frameId) {
+  let results;
+  if (frameId !== undefined) {
+    results = await runInTab(tab, { frameIds: [frameId] }, selectedTextInPage);
+  } else {
+    try {
+      results = await runInTab(tab, { allFrames: true }, selectedTextInPage);
+    } catch (error) {
+      console.warn("readaloud: could not look into every frame; trying the top one:", error);
+      results = await runInTab(tab, {}, selectedTextInPage);
+    }
+  }
+  const found = (results || []).map((r) => r.result).find((text) => text && text.trim());
+  return found || "";
+}
+
+async function pageHtml(tab) {
+  const [first] = await runInTab(tab, {}, pageHtmlInPage, [HTML_LIMIT]);
+  return first && first.result ? first.result : "";
+}
+
+// --- telling the user --------------------------------------------------------------------------
+
+async function tell(failure) {
+  const kind = failure instanceof Problem ? failure.kind : "error";
+  const message = failure.message || String(failure);
+  await chrome.action.setBadgeBackgroundColor({ color: "#B00020" });
+  await chrome.action.setBadgeText({ text: "!" });
+  await chrome.action.setTitle({ title: `readaloud: ${message}` });
+  try {
+    // A desktop notification: screen readers announce it; the badge alone is only visible.
+    await chrome.notifications.create(`${NOTIFICATION}:${kind}`, {
+      type: "basic",
+      iconUrl: chrome.runtime.getURL("icons/icon-128.png"),
+      title: "readaloud",
+      message,
+      priority: 2,
+    });
+  } catch {
+    // No notification service (some desktops, headless browsers): the badge and title remain.
+  }
+}
+
+async function allIsWell() {
+  await chrome.action.setBadgeText({ text: "" });
+  await chrome.action.setTitle({ title: DEFAULT_TITLE });
+  for (const kind of [...SETTINGS_PROBLEMS, "error", "nothing_selected", "unreadable"]) {
+    chrome.notifications.clear(`${NOTIFICATION}:${kind}`).catch(() => {});
+  }
+}
+
+async function send(request) {
+  const settings = await loadSettings();
+  try {
+    const id = await speak(settings, request);
+    await allIsWell();
+    return id;
+  } catch (failure) {
+    await tell(failure);
+    return null;
+  }
+}
+
+// --- the actions -------------------------------------------------------------------------------
+
+/** "Read selection aloud": the selection in the clicked frame (the menu's own copy as fallback). */
+async function readSelection(tab, info = {}) {
+  let text = "";
+  try {
+    text = await selectionIn(tab, info.frameId);
+  } catch (error) {
+    // A page no extension may script (the PDF viewer, say): the menu still knows the text.
+    console.warn("readaloud: using the menu's copy of the selection:", error);
+  }
+  if (!text.trim()) text = info.selectionText || "";
+  if (!text.trim()) {
+    await tell(new Problem("nothing_selected", "Nothing is selected: select some text first."));
+    return null;
+  }
+  return send({ text });
+}
+
+/** "Read this page aloud": the page's DOM, extracted by the daemon. */
+async function readPage(tab) {
+  let html;
+  try {
+    html = await pageHtml(tab);
+  } catch (error) {
+    if (error instanceof Unreadable && /^https?:/.test(tab.url || "")) {
+      return send({ url: tab.url }); // unscriptable (a PDF, say): let the daemon fetch it
+    }
+    await tell(new Problem("unreadable", "The browser does not let extensions read this page."));
+    return null;
+  }
+  return send({ html });
+}
+
+/** The toolbar button and the "read" shortcut: the selection if there is one, else the page. */
+async function readSelectionOrPage(tab) {
+  let text = "";
+  try {
+    text = await selectionIn(tab);
+  } catch (error) {
+    // Unscriptable page: readPage says so, or hands the address to the daemon.
+    console.warn("readaloud: could not look for a selection:", error);
+  }
+  if (text.trim()) return send({ text });
+  console.info("readaloud: nothing is selected in", tab.url, "- reading the page");
+  return readPage(tab);
+}
+
+async function stop() {
+  try {
+    await stopReading(await loadSettings());
+    await allIsWell();
+  } catch (failure) {
+    await tell(failure);
+  }
+}
+
+async function activeTab() {
+  const [tab] = await chrome.tabs.query({ active: true, currentWindow: true });
+  return tab;
+}
+
+// --- wiring: listeners are registered at the top level, as service workers need ---------------
+
+function createMenus() {
+  chrome.contextMenus.removeAll(() => {
+    chrome.contextMenus.create({
+      id: MENU.selection,
+      title: "Read selection aloud",
+      contexts: ["selection"],
+    });
+    chrome.contextMenus.create({ id: MENU.page, title: "Read this page aloud", contexts: ["page"] });
+    chrome.contextMenus.create({
+      id: MENU.stop,
+      title: "Stop reading",
+      contexts: ["page", "selection", "action"],
+    });
+  });
+}
+
+async function onMenuClicked(info, tab) {
+  if (info.menuItemId === MENU.selection) return readSelection(tab, info);
+  if (info.menuItemId === MENU.page) return readPage(tab);
+  if (info.menuItemId === MENU.stop) return stop();
+  return null;
+}
+
+async function onActionClicked(tab) {
+  return readSelectionOrPage(tab);
+}
+
+async function onCommand(command, tab) {
+  if (command === COMMAND.stop) return stop();
+  if (command === COMMAND.read) return readSelectionOrPage(tab || (await activeTab()));
+  return null;
+}
+
+function onNotificationClicked(id) {
+  const kind = id.startsWith(`${NOTIFICATION}:`) ? id.slice(NOTIFICATION.length + 1) : "";
+  if (SETTINGS_PROBLEMS.has(kind)) chrome.runtime.openOptionsPage();
+  chrome.notifications.clear(id);
+}
+
+chrome.runtime.onInstalled.addListener(async (details) => {
+  createMenus();
+  if (details.reason === "install" && !(await loadSettings()).token) {
+    chrome.runtime.openOptionsPage(); // first run: the token has to be set before anything works
+  }
+});
+chrome.runtime.onStartup.addListener(createMenus);
+chrome.contextMenus.onClicked.addListener(onMenuClicked);
+chrome.action.onClicked.addListener(onActionClicked);
+chrome.commands.onCommand.addListener(onCommand);
+chrome.notifications.onClicked.addListener(onNotificationClicked);
+
+// The very listeners above, for tests driving the worker over the DevTools protocol: menus can
+// not be clicked there, so a test calls onMenuClicked exactly as the browser would.
+globalThis.readaloud = { onMenuClicked, onActionClicked, onCommand };

@@ -1,0 +1,167 @@
+// Talking to the readaloud daemon on this computer, and saying in plain words what went wrong.
+// Shared by the background script and the options page.
+
+export const DEFAULT_PORT = 7412;
+
+// Loopback only: the daemon never listens elsewhere, and the extension may reach nothing else.
+const HOST = "127.0.0.1";
+
+// Extracting a long page happens before the daemon answers; a dead daemon fails at once anyway.
+const TIMEOUT_MS = 30000;
+
+/** What the user has to do something about; `kind` picks the message. */
+export class Problem extends Error {
+  constructor(kind, message) {
+    super(message);
+    this.kind = kind;
+  }
+}
+
+/** This extension's origin as the daemon sees it: chrome-extension://<id> or moz-extension://<uuid>. */
+export function extensionOrigin() {
+  return new URL(chrome.runtime.getURL("/")).origin;
+}
+
+/** The line the daemon's config needs so that it accepts this extension. */
+export function allowedOriginsLine() {
+  return `allowed_origins = ["${extensionOrigin()}"]`;
+}
+
+export async function loadSettings() {
+  const stored = await chrome.storage.local.get({ port: DEFAULT_PORT, token: "" });
+  return { port: Number(stored.port) || DEFAULT_PORT, token: String(stored.token || "").trim() };
+}
+
+export async function saveSettings({ port, token }) {
+  await chrome.storage.local.set({ port: Number(port), token: String(token).trim() });
+}
+
+export function validPort(port) {
+  const number = Number(port);
+  return Number.isInteger(number) && number >= 1 && number <= 65535;
+}
+
+const MESSAGES = {
+  not_running: (port) =>
+    `The readaloud daemon is not running: nothing answers on port ${port}. ` +
+    "Start it with 'systemctl --user start readaloud' (or 'readaloud daemon'), " +
+    "and check that the port in the extension's options matches [server] port in its config.",
+  no_token: () =>
+    "No token is set. Run 'readaloud token' in a terminal and paste what it prints " +
+    "into the extension's options.",
+  wrong_token: () =>
+    "The daemon refused the token. Run 'readaloud token' in a terminal and paste what it " +
+    "prints into the extension's options.",
+  bad_origin: () =>
+    "The daemon does not accept requests from this extension. Add this line under [server] " +
+    "in ~/.config/readaloud/readaloud.toml, then restart the daemon " +
+    "('systemctl --user restart readaloud'): " +
+    allowedOriginsLine() +
+    ` (if an allowed_origins line is already there, add "${extensionOrigin()}" to its list).`,
+  not_readaloud: (port) =>
+    `Something that is not readaloud answers on port ${port}. ` +
+    "Check [server] port in the daemon's config and the port in the extension's options.",
+  no_permission: () =>
+    "The extension may not reach the daemon on 127.0.0.1. Allow it in the browser's " +
+    "extension settings (Permissions: access to 127.0.0.1 and localhost).",
+  timeout: (port) => `The daemon on port ${port} did not answer within ${TIMEOUT_MS / 1000} seconds.`,
+};
+
+export function problem(kind, port, detail) {
+  const make = MESSAGES[kind];
+  return new Problem(kind, make ? make(port) : detail || "The daemon refused the request.");
+}
+
+async function errorOf(response) {
+  try {
+    const body = await response.json();
+    return body && body.error ? body.error : {};
+  } catch {
+    return {};
+  }
+}
+
+async function problemFor(response, port) {
+  const error = await errorOf(response);
+  if (response.status === 401) return problem("wrong_token", port);
+  if (response.status === 403 && error.type === "bad_origin") return problem("bad_origin", port);
+  if (error.message) return new Problem(error.type || "refused", error.message);
+  return problem("not_readaloud", port);
+}
+
+/** fetch() against the daemon; every failure becomes a Problem with a message for the user. */
+async function call(settings, method, path, { body, auth = true } = {}) {
+  const headers = {};
+  if (auth) {
+    if (!settings.token) throw problem("no_token", settings.port);
+    headers.Authorization = `Bearer ${settings.token}`;
+  }
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(`http://${HOST}:${settings.port}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store",
+      credentials: "omit",
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+  } catch (error) {
+    if (error && error.name === "TimeoutError") throw problem("timeout", settings.port);
+    if (!(await mayReachDaemon(settings.port))) throw problem("no_permission", settings.port);
+    throw problem("not_running", settings.port);
+  }
+  if (!response.ok) throw await problemFor(response, settings.port);
+  try {
+    return await response.json();
+  } catch {
+    throw problem("not_readaloud", settings.port);
+  }
+}
+
+/** Firefox lets users withhold host permissions; Chrome grants them at install. */
+async function mayReachDaemon(port) {
+  try {
+    return await chrome.permissions.contains({ origins: [`http://${HOST}/*`] });
+  } catch {
+    return true;
+  }
+}
+
+/** Ask the daemon to read `request` ({text} or {html}); resolves to the utterance id. */
+export async function speak(settings, request) {
+  const answer = await call(settings, "POST", "/v1/speak", { body: request });
+  return answer.id;
+}
+
+export async function stopReading(settings) {
+  await call(settings, "POST", "/v1/stop", { body: {} });
+}
+
+/**
+ * What "Test connection" reports: is a daemon there (GET /healthz, no token), does it take the
+ * token (GET /v1/status), and does it accept this extension's origin? Resolves to the status, or
+ * throws a Problem.
+ */
+export async function checkConnection(settings) {
+  const health = await call(settings, "GET", "/healthz", { auth: false });
+  if (!health || health.status !== "ok") throw problem("not_readaloud", settings.port);
+  const status = await call(settings, "GET", "/v1/status");
+  await checkOrigin(settings);
+  return status;
+}
+
+/**
+ * Browsers send Origin with an extension's POSTs but not with its GETs, so only a POST shows
+ * whether the daemon allows this extension. An empty speak request passes the origin and token
+ * checks, then is refused as invalid: nothing is spoken.
+ */
+async function checkOrigin(settings) {
+  try {
+    await call(settings, "POST", "/v1/speak", { body: {} });
+  } catch (failure) {
+    if (failure instanceof Problem && failure.kind === "invalid_request") return;
+    throw failure;
+  }
+}

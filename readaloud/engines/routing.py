@@ -1,0 +1,256 @@
+"""One Engine in front of two: the primary (XTTS) and a fast one (Piper).
+
+* Very short text (a character, a key name, a word or two) goes to the fast engine: XTTS
+  hallucinates on it, and Piper says it at once.
+* When the primary fails mid-utterance (CUDA out of memory, any exception), the fast engine speaks
+  the rest of that utterance from where the primary stopped; the event is logged and the primary
+  is tried again for the next utterance. Never silence, never a crash.
+* When a request names no language, each segment's language is detected (lingua), falling back to
+  the configured default for text too short to tell.
+
+Utterances are told apart by their SynthesisParams object, which the speech layer makes once per
+utterance (speech/synthesis.py): "the rest of the utterance" is every later call with the same one.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from readaloud.engines.base import AudioChunk, Engine, SynthesisParams, Voice
+from readaloud.errors import BadInput, ReadaloudError, UnsupportedLanguage
+from readaloud.text.language import LanguageDetector
+
+log = logging.getLogger(__name__)
+
+_WORD = re.compile(r"\w+")
+#: A "word" longer than this (a URL, a long compound) is not short text even alone.
+_SHORT_WORD_CHARS = 20
+#: After this long without a call, a failed utterance is surely over: try the primary again.
+_FAILOVER_EXPIRY_S = 30.0
+
+
+@dataclass(frozen=True)
+class Failover:
+    """One switch to the fast engine mid-utterance (kept for status and tests)."""
+
+    engine: str
+    error: str
+    #: Offset in the segment's text where the fast engine took over.
+    resumed_at: int
+    when: float
+
+
+class RoutingEngine:
+    """Routes each segment to the primary or the fast engine and fails over between them."""
+
+    def __init__(
+        self,
+        primary: Engine,
+        fast: Engine | None = None,
+        *,
+        short_text_words: int = 2,
+        detector: LanguageDetector | None = None,
+        default_language: str | None = "en",
+    ) -> None:
+        self.primary = primary
+        self.fast = fast if fast is not primary else None
+        self.name = primary.name
+        self.short_text_words = short_text_words
+        self.detector = detector
+        self.default_language = default_language or None
+        self.failovers: deque[Failover] = deque(maxlen=20)
+        self._failed_utterance: weakref.ref[SynthesisParams] | None = None
+        self._last_call = 0.0
+
+    # -- Engine protocol ------------------------------------------------------------------------
+
+    @property
+    def sample_rate(self) -> int:
+        return self.primary.sample_rate
+
+    def load(self) -> None:
+        self.primary.load()
+        if self.fast is not None:
+            try:
+                self.fast.load()
+            except ReadaloudError as error:  # speech still works, only without a safety net
+                log.warning("The fallback engine %s did not load: %s", self.fast.name, error)
+                self.fast = None
+        if self.detector is not None:
+            # About 2 s of model loading that only requests without a language need: in the
+            # background, so the engine is ready now and detection is warm soon after.
+            threading.Thread(
+                target=self.detector.preload, name="readaloud-language-models", daemon=True
+            ).start()
+
+    def voices(self) -> list[Voice]:
+        voices = list(self.primary.voices())
+        seen = {v.id for v in voices}
+        if self.fast is not None:
+            voices += [v for v in self.fast.voices() if v.id not in seen]
+        return voices
+
+    def languages(self) -> list[str]:
+        codes = set(self.primary.languages())
+        if self.fast is not None:
+            codes |= set(self.fast.languages())
+        return sorted(codes)
+
+    def validate(self, voice: str | None, language: str | None) -> None:
+        owner = self._owner(voice)
+        try:
+            owner.validate(voice, language)
+        except UnsupportedLanguage:
+            if (
+                owner is self.fast
+                or self.fast is None
+                or not self._speaks(self.fast, None, language)
+            ):
+                raise
+
+    def stream(
+        self,
+        text: str,
+        voice: str | None,
+        language: str | None,
+        params: SynthesisParams,
+        cancel: threading.Event,
+    ) -> Iterator[AudioChunk]:
+        language = language or self._detect(text)
+        engine = self._choose(text, voice, language, params)
+        request = self._request_for(engine, voice, language)
+        if engine is not self.primary or self.fast is None:
+            yield from self._resampled(engine.stream(text, *request, params, cancel))
+            return
+        position = 0
+        try:
+            for chunk in self.primary.stream(text, *request, params, cancel):
+                position = max(position, chunk.end)
+                yield chunk
+            return
+        except BadInput:
+            raise  # the request itself is wrong: the fallback would not do better
+        except Exception as error:  # noqa: BLE001 - no engine failure may silence the speech
+            self._record_failover(params, error, position)
+        if cancel.is_set():
+            return
+        rest = text[position:]
+        if not _WORD.search(rest):
+            return
+        offset = position + len(rest) - len(rest.lstrip())
+        fallback = self.fast.stream(
+            rest.lstrip(), *self._request_for(self.fast, voice, language), params, cancel
+        )
+        for chunk in self._resampled(fallback):
+            yield AudioChunk(
+                chunk.samples, chunk.sample_rate, chunk.start + offset, chunk.end + offset
+            )
+
+    # -- routing --------------------------------------------------------------------------------
+
+    def is_short(self, text: str) -> bool:
+        """A character, a key name ("Ctrl+Alt+Delete"), or a word or two."""
+        words = [w for w in text.split() if _WORD.search(w)]
+        return len(words) <= self.short_text_words and all(
+            len(w) <= _SHORT_WORD_CHARS for w in words
+        )
+
+    def _choose(
+        self, text: str, voice: str | None, language: str | None, params: SynthesisParams
+    ) -> Engine:
+        owner = self._owner(voice)
+        if owner is not self.primary or self.fast is None:
+            return owner
+        now = time.monotonic()
+        failed = self._failed_utterance() if self._failed_utterance else None
+        recent = now - self._last_call < _FAILOVER_EXPIRY_S
+        self._last_call = now
+        if failed is params and recent:
+            return self.fast  # the rest of an utterance the primary failed in
+        self._failed_utterance = None
+        if self._speaks(self.fast, None, language) and (
+            self.is_short(text) or not self._speaks(self.primary, voice, language)
+        ):
+            return self.fast
+        return self.primary
+
+    def _owner(self, voice: str | None) -> Engine:
+        """The engine a voice id belongs to (the primary when none is given)."""
+        if (
+            voice
+            and self.fast is not None
+            and not _has_voice(self.primary, voice)
+            and _has_voice(self.fast, voice)
+        ):
+            return self.fast
+        return self.primary
+
+    def _request_for(
+        self, engine: Engine, voice: str | None, language: str | None
+    ) -> tuple[str | None, str | None]:
+        """(voice, language) to ask ``engine`` for: its own voice only, a language it speaks."""
+        if voice and not _has_voice(engine, voice):
+            voice = None
+        if language and not self._speaks(engine, voice, language):
+            log.info("%s does not speak %s; using its default voice", engine.name, language)
+            language = None
+        return voice, language
+
+    @staticmethod
+    def _speaks(engine: Engine, voice: str | None, language: str | None) -> bool:
+        try:
+            engine.validate(voice, language)
+        except ReadaloudError:
+            return False
+        return True
+
+    def _detect(self, text: str) -> str | None:
+        if self.detector is None:
+            return self.default_language
+        detected = self.detector.detect(text)
+        if detected is not None and detected not in self.languages():
+            detected = None
+        return detected or self.default_language
+
+    def _record_failover(
+        self, params: SynthesisParams, error: BaseException, position: int
+    ) -> None:
+        assert self.fast is not None
+        message = f"{type(error).__name__}: {error}"
+        log.warning(
+            "%s failed mid-utterance (%s); %s speaks the rest of it",
+            self.primary.name,
+            message,
+            self.fast.name,
+        )
+        self.failovers.append(Failover(self.primary.name, message, position, time.time()))
+        self._failed_utterance = weakref.ref(params)
+        self._last_call = time.monotonic()
+
+    def _resampled(self, chunks: Iterator[AudioChunk]) -> Iterator[AudioChunk]:
+        """Chunks at this engine's rate (the fast engine may speak at another)."""
+        rate = self.sample_rate
+        for chunk in chunks:
+            if chunk.sample_rate == rate:
+                yield chunk
+                continue
+            import soxr
+
+            samples = soxr.resample(chunk.samples, chunk.sample_rate, rate, quality="HQ")
+            yield AudioChunk(np.asarray(samples, dtype=np.float32), rate, chunk.start, chunk.end)
+
+
+def _has_voice(engine: Engine, voice: str) -> bool:
+    has = getattr(engine, "has_voice", None)
+    if has is not None:
+        return bool(has(voice))
+    return any(v.id == voice for v in engine.voices())

@@ -1,0 +1,176 @@
+"""The XTTS engine through the Engine protocol, on a tiny checkpoint loaded like the real one."""
+
+from __future__ import annotations
+
+import gc
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from support.xtts import tiny_options
+
+from readaloud.engines.base import Engine, SynthesisParams
+from readaloud.engines.xtts import XttsEngine
+from readaloud.engines.xtts.checkpoint import ModelMissing
+from readaloud.engines.xtts.languages import LANGUAGES
+from readaloud.engines.xtts.loader import Placement, resolve_placement
+from readaloud.errors import EngineError, UnknownVoice, UnsupportedLanguage
+
+TEXT = "Reading aloud with a cloned voice, one sentence at a time."
+
+
+def speak(engine: XttsEngine, text: str = TEXT, **kwargs) -> list:
+    request = {"voice": None, "language": "en", "params": SynthesisParams(), **kwargs}
+    cancel = request.pop("cancel", threading.Event())
+    return list(engine.stream(text, request["voice"], request["language"], request["params"], cancel))
+
+
+def test_the_engine_loads_through_the_production_loader(xtts: XttsEngine) -> None:
+    assert isinstance(xtts, Engine)
+    assert xtts.loaded.placement == Placement("cpu", "fp32")
+    assert xtts.sample_rate == 24000
+    assert xtts.languages() == list(LANGUAGES) and len(LANGUAGES) == 17
+    studio = [v for v in xtts.voices() if "studio speaker" in v.description]
+    assert [v.id for v in studio] == ["ana-florence", "claribel-dervla"]
+    assert xtts.default_voice() == "ana-florence"
+
+
+def test_chunks_cover_the_text_in_order(xtts: XttsEngine) -> None:
+    chunks = speak(xtts)
+    assert len(chunks) >= 2  # a small first chunk, then larger ones
+    assert chunks[0].start == 0 and chunks[-1].end == len(TEXT)
+    for before, after in zip(chunks, chunks[1:], strict=False):
+        assert before.end == after.start and before.start <= before.end
+        assert TEXT[after.start - 1] == " " or after.start == before.start  # at word starts
+    assert all(c.sample_rate == 24000 and c.samples.dtype == np.float32 for c in chunks)
+    assert len(chunks[0].samples) < len(chunks[1].samples)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_language_is_spoken_with_a_cloned_voice(xtts: XttsEngine, language: str) -> None:
+    text = {
+        "zh": "今天天气很好。",
+        "ja": "今日はいい天気ですね。",
+        "ko": "오늘 날씨가 좋네요.",
+        "ar": "الطقس جميل اليوم.",
+        "hi": "आज मौसम अच्छा है।",
+        "ru": "Сегодня хорошая погода.",
+    }.get(language, "Today the weather is fine, 12 degrees.")
+    params = SynthesisParams(rate=1.0)
+    chunks = speak(xtts, text, voice="claribel-dervla", language=language, params=params)
+    assert sum(len(c.samples) for c in chunks) > 0
+    assert chunks[-1].end == len(text)
+
+
+def test_cancel_stops_between_chunks(xtts: XttsEngine) -> None:
+    cancel = threading.Event()
+    heard = []
+    for chunk in xtts.stream(TEXT, None, "en", SynthesisParams(), cancel):
+        heard.append(chunk)
+        cancel.set()
+    assert len(heard) == 1
+
+
+def test_rate_changes_the_length_not_the_start(xtts: XttsEngine) -> None:
+    torch.manual_seed(2)
+    normal = sum(len(c.samples) for c in speak(xtts))
+    torch.manual_seed(2)
+    fast = sum(len(c.samples) for c in speak(xtts, params=SynthesisParams(rate=2.0)))
+    assert fast == pytest.approx(normal / 2, rel=0.05)
+
+
+def test_text_longer_than_the_language_limit_is_split(xtts: XttsEngine) -> None:
+    text = "これは長い文章です。" * 12  # 120 characters; XTTS takes 71 of Japanese at once
+    chunks = speak(xtts, text, language="ja")
+    assert chunks[-1].end == len(text)
+    assert [c.start for c in chunks] == sorted(c.start for c in chunks)
+
+
+def test_requests_it_cannot_honour_fail_before_any_sound(xtts: XttsEngine) -> None:
+    with pytest.raises(UnknownVoice, match="readaloud voices"):
+        xtts.validate("nobody", "en")
+    with pytest.raises(UnsupportedLanguage, match="XTTS does not speak 'sv'"):
+        xtts.validate(None, "sv")
+    with pytest.raises(UnsupportedLanguage):
+        speak(xtts, language="sv")
+
+
+def test_no_memory_growth_across_100_utterances(tiny_model_dir: Path, tmp_path: Path) -> None:
+    engine = XttsEngine(tiny_options(tiny_model_dir, tmp_path, max_new_tokens=3))
+    engine.load()
+    for _ in range(5):
+        speak(engine, "Hello there, friend.")
+    gc.collect()
+    before = _live_tensors()
+    for n in range(100):
+        speak(engine, f"Utterance number {n}, short and sweet.")
+    gc.collect()
+    assert _live_tensors() <= before  # on a GPU, tensors are its memory
+
+
+def _live_tensors() -> int:
+    return sum(1 for o in gc.get_objects() if isinstance(o, torch.Tensor))
+
+
+def test_reduced_precision_runs_through_the_same_code(tiny_model_dir: Path, tmp_path) -> None:
+    """bf16 also runs on a CPU: the GPU precision path (cast GPT, fp32 vocoder) is exercised."""
+    engine = XttsEngine(tiny_options(tiny_model_dir, tmp_path, precision="bf16"))
+    engine.load()
+    assert engine.loaded.placement == Placement("cpu", "bf16")
+    assert next(engine.loaded.model.gpt.gpt.parameters()).dtype == torch.bfloat16
+    assert next(engine.loaded.model.hifigan_decoder.parameters()).dtype == torch.float32
+    chunks = speak(engine)
+    audio = np.concatenate([c.samples for c in chunks])
+    assert audio.dtype == np.float32 and np.isfinite(audio).all() and np.abs(audio).max() > 0
+
+
+@pytest.mark.parametrize(
+    ("device", "precision", "cuda", "bf16", "expected"),
+    [
+        ("auto", "fp32", False, False, Placement("cpu", "fp32")),
+        ("auto", "fp16", True, False, Placement("cuda", "fp16")),
+        ("auto", "bf16", True, True, Placement("cuda", "bf16")),
+        ("cuda:1", "fp32", True, False, Placement("cuda:1", "fp32")),
+        ("cpu", "bf16", True, True, Placement("cpu", "bf16")),
+    ],
+)
+def test_device_and_precision_choice(device, precision, cuda, bf16, expected) -> None:
+    got = resolve_placement(device, precision, cuda_available=cuda, bf16_supported=bf16)
+    assert (got.device, got.precision) == (expected.device, expected.precision)
+
+
+def test_auto_without_a_gpu_runs_fp16_configs_in_fp32() -> None:
+    got = resolve_placement("auto", "fp16", cuda_available=False, bf16_supported=False)
+    assert (got.device, got.precision) == ("cpu", "fp32") and "no CUDA GPU" in got.note
+
+
+@pytest.mark.parametrize(
+    ("device", "precision", "cuda", "bf16", "message"),
+    [
+        ("cuda", "fp32", False, False, "PyTorch sees no CUDA GPU"),
+        ("cpu", "fp16", False, False, "fp16\" needs a CUDA GPU"),
+        ("cuda", "bf16", True, False, "cannot compute in bfloat16"),
+        ("gpu", "fp32", True, False, "not one of auto, cuda"),
+        ("auto", "int8", True, False, "not one of fp32, fp16 or bf16"),
+    ],
+)
+def test_impossible_device_choices_say_what_to_set(device, precision, cuda, bf16, message):
+    with pytest.raises(EngineError, match=message):
+        resolve_placement(device, precision, cuda_available=cuda, bf16_supported=bf16)
+
+
+def test_a_missing_or_damaged_model_says_how_to_get_one(tiny_model_dir: Path, tmp_path) -> None:
+    with pytest.raises(ModelMissing, match="readaloud model fetch --accept-license"):
+        XttsEngine(tiny_options(tmp_path / "nowhere", tmp_path)).load()
+    damaged = tmp_path / "damaged"
+    shutil.copytree(tiny_model_dir, damaged)
+    (damaged / "model.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(EngineError, match="Could not load the XTTS model") as caught:
+        XttsEngine(tiny_options(damaged, tmp_path)).load()
+    assert "readaloud model fetch" in str(caught.value)
+    (damaged / "vocab.json").unlink()
+    with pytest.raises(ModelMissing, match="lacks vocab.json"):
+        XttsEngine(tiny_options(damaged, tmp_path)).load()

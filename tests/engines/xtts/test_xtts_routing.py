@@ -1,0 +1,224 @@
+"""The routing engine in front of XTTS and Piper: short text to Piper, failover mid-utterance (heard
+at a real PulseAudio sink), recovery for the next request, and per-segment language detection.
+
+The failure is injected through a real seam: ``FailAfter`` is an Engine that passes the real XTTS
+engine's chunks through and raises after N of them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+from support import signal as sig
+from support.pulse import PulseServer
+
+from readaloud.audio.player import Player
+from readaloud.engines.base import AudioChunk, SynthesisParams
+from readaloud.engines.piper import PiperEngine
+from readaloud.engines.routing import RoutingEngine
+from readaloud.engines.xtts import XttsEngine
+from readaloud.errors import EngineError, UnknownVoice
+from readaloud.speech.speaker import Speaker, run_mark
+from readaloud.speech.synthesis import SpokenChunk
+from readaloud.speech.utterance import Utterance
+from readaloud.text.language import LanguageDetector
+
+RATE = 24000
+TEXT = (
+    "The neural voice starts this sentence and breaks down halfway through it. "
+    "The fallback voice must finish every remaining word, in order. Nothing is lost."
+)
+
+
+class Recording:
+    """Passes an engine through, noting each request and the chunks it produced."""
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self.name = engine.name
+        self.calls: list[dict] = []
+
+    @property
+    def sample_rate(self) -> int:
+        return self.engine.sample_rate
+
+    def load(self) -> None:
+        self.engine.load()
+
+    def voices(self):
+        return self.engine.voices()
+
+    def languages(self):
+        return self.engine.languages()
+
+    def validate(self, voice, language) -> None:
+        self.engine.validate(voice, language)
+
+    def stream(self, text, voice, language, params, cancel) -> Iterator[AudioChunk]:
+        call = {"text": text, "voice": voice, "language": language, "chunks": []}
+        self.calls.append(call)
+        for chunk in self.engine.stream(text, voice, language, params, cancel):
+            call["chunks"].append(chunk)
+            yield chunk
+
+
+class FailAfter(Recording):
+    """Raises ``error`` after ``chunks`` chunks, the first ``times`` times it is asked."""
+
+    def __init__(self, engine, chunks: int, error: BaseException, times: int = 1) -> None:
+        super().__init__(engine)
+        self.chunks, self.error, self.times = chunks, error, times
+
+    def stream(self, text, voice, language, params, cancel) -> Iterator[AudioChunk]:
+        failing = self.times > 0
+        for count, chunk in enumerate(super().stream(text, voice, language, params, cancel)):
+            if failing and count == self.chunks:
+                self.times -= 1
+                raise self.error
+            yield chunk
+        if failing and self.chunks >= len(self.calls[-1]["chunks"]):
+            self.times -= 1
+            raise self.error
+
+
+@pytest.fixture(scope="module")
+def piper() -> PiperEngine:
+    engine = PiperEngine()
+    engine.load()
+    return engine
+
+
+def lowpass(samples: np.ndarray, cutoff: float = 8000.0) -> np.ndarray:
+    spectrum = np.fft.rfft(samples)
+    spectrum[np.fft.rfftfreq(len(samples), 1 / RATE) > cutoff] = 0
+    return np.fft.irfft(spectrum, len(samples))
+
+
+def words(text: str) -> list[str]:
+    return text.split()
+
+
+@pytest.mark.sound
+def test_failover_mid_utterance_is_heard_and_the_next_request_recovers(
+    pulse: PulseServer, xtts: XttsEngine, piper: PiperEngine
+) -> None:
+    oom = torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 MiB")
+    primary = FailAfter(xtts, chunks=1, error=oom)
+    fast = Recording(piper)
+    routing = RoutingEngine(primary, fast, detector=None, default_language="en")
+    produced: list[SpokenChunk] = []
+    with Player(on_mark=run_mark) as player, pulse.capture(RATE) as cap:
+        report = Speaker(routing, player).speak(Utterance(TEXT), on_chunk=produced.append)
+    captured = cap.samples()
+    assert report.completed
+
+    # The failure is logged and kept; XTTS spoke one chunk, Piper all the rest, in order.
+    assert len(routing.failovers) == 1 and "OutOfMemoryError" in routing.failovers[0].error
+    first_segment = primary.calls[0]
+    resumed = routing.failovers[0].resumed_at
+    assert resumed == first_segment["chunks"][0].end
+    assert len(primary.calls) == 1  # later segments of this utterance went straight to Piper
+    spoken_by_piper = " ".join(call["text"] for call in fast.calls)
+    assert words(spoken_by_piper) == words(first_segment["text"][resumed:] + TEXT[len(first_segment["text"]):])
+
+    # What was heard: the XTTS chunk, then each Piper chunk, in order, right after each other.
+    assert len(produced) == 1 + sum(len(call["chunks"]) for call in fast.calls)
+    # The random-weight XTTS voice is broadband noise; the sound server's resamplers cut it
+    # near 12 kHz, so compare what lies below 8 kHz.
+    heard = lowpass(captured)
+    position = 0
+    for piece in produced:
+        offset, correlation = sig.align(lowpass(piece.chunk.samples), heard)
+        assert correlation > 0.9, (piece.segment.text, correlation)
+        assert offset >= position - RATE // 100
+        position = offset + len(piece.chunk.samples)
+    assert all(p.chunk.sample_rate == RATE for p in produced)  # Piper resampled to 24 kHz
+
+    # The next request is XTTS's again.
+    calls_before = len(fast.calls)
+    chunks = list(routing.stream(TEXT[:70], None, "en", SynthesisParams(), threading.Event()))
+    assert chunks and len(primary.calls) == 2 and len(fast.calls) == calls_before
+
+
+def test_failure_before_any_sound_gives_the_whole_segment_to_the_fallback(
+    xtts: XttsEngine, piper: PiperEngine
+) -> None:
+    primary = FailAfter(xtts, chunks=0, error=RuntimeError("CUDA error: an illegal memory access"))
+    fast = Recording(piper)
+    routing = RoutingEngine(primary, fast, detector=None)
+    text = "A segment the primary could not even start."
+    chunks = list(routing.stream(text, None, "en", SynthesisParams(), threading.Event()))
+    assert fast.calls[0]["text"] == text
+    assert chunks[0].start == 0 and chunks[-1].end == len(text)
+    assert routing.failovers[-1].resumed_at == 0
+
+
+def test_request_errors_are_not_failed_over(xtts: XttsEngine, piper: PiperEngine) -> None:
+    primary = FailAfter(xtts, chunks=0, error=UnknownVoice("Unknown voice 'x'."))
+    routing = RoutingEngine(primary, Recording(piper), detector=None)
+    with pytest.raises(UnknownVoice):
+        list(routing.stream("Some words to say here.", None, "en", SynthesisParams(), threading.Event()))
+    assert not routing.failovers
+
+
+def test_when_the_fallback_fails_too_the_error_is_reported(xtts, piper) -> None:
+    primary = FailAfter(xtts, chunks=0, error=RuntimeError("broken"))
+    fast = FailAfter(piper, chunks=0, error=EngineError("Piper could not speak this text."))
+    routing = RoutingEngine(primary, fast, detector=None)
+    with pytest.raises(EngineError, match="Piper could not speak"):
+        list(routing.stream("Some words to say here.", None, "en", SynthesisParams(), threading.Event()))
+
+
+@pytest.mark.parametrize("text", ["OK", "Tab", "Ctrl+Alt+Delete", "Hello world", "x"])
+def test_very_short_text_is_spoken_by_the_fast_engine(xtts, piper, text: str) -> None:
+    primary, fast = Recording(xtts), Recording(piper)
+    routing = RoutingEngine(primary, fast, short_text_words=2, detector=None)
+    chunks = list(routing.stream(text, None, "en", SynthesisParams(), threading.Event()))
+    assert [c["text"] for c in fast.calls] == [text] and not primary.calls
+    assert chunks and all(c.sample_rate == xtts.sample_rate for c in chunks)
+
+
+def test_longer_text_and_voices_go_to_their_engine(xtts, piper) -> None:
+    primary, fast = Recording(xtts), Recording(piper)
+    routing = RoutingEngine(primary, fast, detector=None)
+    params = SynthesisParams()
+    list(routing.stream("Three words here", None, "en", params, threading.Event()))
+    assert len(primary.calls) == 1 and not fast.calls
+    piper_voice = piper.voices()[0].id
+    list(routing.stream("A longer sentence in Piper's own voice.", piper_voice, "en", params, threading.Event()))
+    assert fast.calls[-1]["voice"] == piper_voice
+    # A short text with an XTTS voice: Piper speaks it in its own default voice.
+    list(routing.stream("OK", "claribel-dervla", "en", params, threading.Event()))
+    assert fast.calls[-1]["voice"] is None
+    assert {v.id for v in routing.voices()} >= {"claribel-dervla", piper_voice}
+
+
+def test_the_language_of_each_segment_is_detected_when_none_is_given(xtts, piper) -> None:
+    primary, fast = Recording(xtts), Recording(piper)
+    detector = LanguageDetector(set(xtts.languages()) | set(piper.languages()))
+    routing = RoutingEngine(primary, fast, detector=detector, default_language="en")
+    params = SynthesisParams()
+    for text in (
+        "Heute scheint die Sonne über dem ganzen Land.",
+        "Aujourd'hui le soleil brille sur tout le pays.",
+        "Сегодня солнце светит над всей страной.",
+    ):
+        list(routing.stream(text, None, None, params, threading.Event()))
+    assert [c["language"] for c in primary.calls] == ["de", "fr", "ru"]
+    list(routing.stream("OK", None, None, params, threading.Event()))  # too short to tell
+    assert fast.calls[-1]["language"] == "en"
+
+
+def test_fallback_audio_is_resampled_to_the_engines_rate(xtts, piper) -> None:
+    fast = Recording(piper)
+    routing = RoutingEngine(xtts, fast, detector=None)
+    routed = list(routing.stream("Hello there", None, "en", SynthesisParams(), threading.Event()))
+    made = fast.calls[0]["chunks"]
+    assert [c.sample_rate for c in routed] == [RATE] * len(made)
+    for mine, theirs in zip(routed, made, strict=True):
+        assert len(mine.samples) == pytest.approx(len(theirs.samples) * RATE / piper.sample_rate, abs=2)
+        assert mine.samples.dtype == np.float32
