@@ -15,8 +15,6 @@ const MENU = {
 
 const COMMAND = { read: "read-aloud", stop: "stop-reading" };
 
-const DEFAULT_TITLE = "Read aloud: the selection, or the whole page when nothing is selected";
-
 // Characters of page HTML sent as is; past this, scripts and styles are dropped first (the
 // daemon caps request bodies at [server] max_body_bytes, 8 MB by default).
 const HTML_LIMIT = 2000000;
@@ -63,28 +61,37 @@ function pageHtmlInPage(limit) {
 
 class Unreadable extends Error {}
 
+// activeTab is granted as the click or shortcut reaches us, but the page's process can learn of
+// it a moment later (seen on a busy machine): a refusal then is retried for up to 1.5 s.
+const RETRY_DELAYS_MS = [50, 100, 200, 400, 750];
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
 async function runInTab(tab, target, func, args = []) {
-  try {
-    return await chrome.scripting.executeScript({ target: { tabId: tab.id, ...target }, func, args });
-  } catch (error) {
-    // Browser pages, the extension stores, the PDF viewer: no extension may script them.
-    throw new Unreadable(String(error && error.message ? error.message : error));
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await chrome.scripting.executeScript({
+        target: { tabId: tab.id, ...target },
+        func,
+        args,
+      });
+    } catch (error) {
+      const message = String(error && error.message ? error.message : error);
+      if (/Cannot access contents/i.test(message) && attempt < RETRY_DELAYS_MS.length) {
+        await sleep(RETRY_DELAYS_MS[attempt]);
+        continue;
+      }
+      // Browser pages, the extension stores, the PDF viewer: no extension may script them.
+      throw new Unreadable(message);
+    }
   }
 }
 
 /** The selected text in one frame of the tab, or in any frame when frameId is undefined. */
 async function selectionIn(tab, frameId) {
-  let results;
-  if (frameId !== undefined) {
-    results = await runInTab(tab, { frameIds: [frameId] }, selectedTextInPage);
-  } else {
-    try {
-      results = await runInTab(tab, { allFrames: true }, selectedTextInPage);
-    } catch (error) {
-      console.warn("readaloud: could not look into every frame; trying the top one:", error);
-      results = await runInTab(tab, {}, selectedTextInPage);
-    }
-  }
+  // allFrames skips the frames activeTab does not cover (other sites' iframes).
+  const target = frameId === undefined ? { allFrames: true } : { frameIds: [frameId] };
+  const results = await runInTab(tab, target, selectedTextInPage);
   const found = (results || []).map((r) => r.result).find((text) => text && text.trim());
   return found || "";
 }
@@ -118,9 +125,12 @@ async function tell(failure) {
 
 async function allIsWell() {
   await chrome.action.setBadgeText({ text: "" });
-  await chrome.action.setTitle({ title: DEFAULT_TITLE });
-  for (const kind of [...SETTINGS_PROBLEMS, "error", "nothing_selected", "unreadable"]) {
-    chrome.notifications.clear(`${NOTIFICATION}:${kind}`).catch(() => {});
+  await chrome.action.setTitle({ title: chrome.runtime.getManifest().action.default_title });
+  try {
+    const shown = await chrome.notifications.getAll();
+    await Promise.all(Object.keys(shown).map((id) => chrome.notifications.clear(id)));
+  } catch {
+    // No notification service: nothing to clear.
   }
 }
 
@@ -179,9 +189,7 @@ async function readSelectionOrPage(tab) {
     // Unscriptable page: readPage says so, or hands the address to the daemon.
     console.warn("readaloud: could not look for a selection:", error);
   }
-  if (text.trim()) return send({ text });
-  console.info("readaloud: nothing is selected in", tab.url, "- reading the page");
-  return readPage(tab);
+  return text.trim() ? send({ text }) : readPage(tab);
 }
 
 async function stop() {

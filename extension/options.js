@@ -50,12 +50,18 @@ async function save() {
   return settings;
 }
 
+let testing = false;
+
 async function testConnection() {
+  if (testing) return;
   // Firefox asks the user for host permissions; the request must come straight from the click.
   const permitted = firefox
     ? chrome.permissions.request({ origins: ["http://127.0.0.1/*", "http://localhost/*"] })
     : Promise.resolve(true);
-  testButton.disabled = true;
+  // aria-disabled, not disabled: a disabled button would lose the keyboard focus.
+  testing = true;
+  testButton.setAttribute("aria-disabled", "true");
+  result.setAttribute("aria-busy", "true");
   report("info", "Testing the connection…");
   try {
     await permitted.catch(() => false);
@@ -67,7 +73,9 @@ async function testConnection() {
   } catch (failure) {
     reportProblem(failure);
   } finally {
-    testButton.disabled = false;
+    testing = false;
+    testButton.removeAttribute("aria-disabled");
+    result.removeAttribute("aria-busy");
   }
 }
 

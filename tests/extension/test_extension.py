@@ -92,9 +92,10 @@ def options(browser: Chromium, worker: Target) -> Target:
 def settled(request: pytest.FixtureRequest) -> Iterator[None]:
     """Every test starts silent, with the right port and token saved and no problem shown."""
     names = request.fixturenames
-    if "daemon" in names and "worker" in names:
-        daemon, worker = request.getfixturevalue("daemon"), request.getfixturevalue("worker")
-        if daemon.process is not None and daemon.process.poll() is None:
+    if "worker" in names:
+        worker = request.getfixturevalue("worker")
+        if "daemon" in names:
+            daemon = request.getfixturevalue("daemon")
             daemon.post("/v1/stop")
             set_settings(worker, daemon.port, daemon.token)
         worker.evaluate(
@@ -104,9 +105,7 @@ def settled(request: pytest.FixtureRequest) -> Iterator[None]:
         )
     yield
     if "daemon" in names:
-        daemon = request.getfixturevalue("daemon")
-        if daemon.process is not None and daemon.process.poll() is None:
-            daemon.post("/v1/stop")
+        request.getfixturevalue("daemon").post("/v1/stop")
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -333,14 +332,19 @@ def test_origin_not_allowed_is_explained_with_the_line_to_add(
 
 
 def test_stopped_daemon_is_explained(
-    options: Target, article: Target, worker: Target, daemon: DaemonProcess
+    options: Target, article: Target, worker: Target, pulse: PulseServer
 ) -> None:
-    port = daemon.port
-    daemon.terminate()
-    result = fill_in_options(options, port, daemon.token)
-    assert "not running" in result and str(port) in result
-    select_paragraph(article, 0)
-    press_read_shortcut(article)
-    text, title = wait_for_badge(worker)
-    assert text == "!" and "not running" in title
-    wait_for_notification(worker, "not_running")
+    own = DaemonProcess(pulse.env, config_text=f'[server]\nallowed_origins = ["{ORIGIN}"]\n')
+    try:
+        own.start()
+        assert fill_in_options(options, own.port, own.token).startswith("Connected")
+        own.terminate()  # the user's daemon stops (logout, crash) after the extension was set up
+        select_paragraph(article, 0)
+        press_read_shortcut(article)
+        text, title = wait_for_badge(worker)
+        assert text == "!" and "not running" in title and str(own.port) in title
+        wait_for_notification(worker, "not_running")
+        result = fill_in_options(options, own.port, own.token)
+        assert "not running" in result and "systemctl --user start readaloud" in result
+    finally:
+        own.close()
