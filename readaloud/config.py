@@ -415,4 +415,3 @@ class ConfigWatch:
                 message = f"{self.path} changed since the daemon started; {restart}"
         self._last = (now, None if now == self._loaded else message)
         return self._last[1]
-

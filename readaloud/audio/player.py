@@ -348,6 +348,12 @@ class Player:
         return self._paused
 
     @property
+    def lost(self) -> bool:
+        """The stream ended without being closed (the sound server went away) with sound
+        still queued: what is queued will not play until the stream is opened again."""
+        return self._dead and bool(self._queue)
+
+    @property
     def buffered_seconds(self) -> float:
         """Queued and not yet handed to the device."""
         return self._queued_frames / self._rate if self._rate else 0.0

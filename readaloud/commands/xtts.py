@@ -60,7 +60,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     fetch.add_argument(
         "--accept-license",
         action="store_true",
-        help="accept the Coqui Public Model License (read it first: https://coqui.ai/cpml)",
+        help="accept the Coqui Public Model License (read it first: https://tts-hub.github.io/cpml)",
     )
     fetch.set_defaults(handler=cmd_model_fetch)
 
@@ -79,7 +79,7 @@ def cmd_voice_add(args: argparse.Namespace, config: Config) -> int:
     speech = sum(c["speech_seconds"] for c in clips)
     print(
         f"Enrolled voice '{voice.id}' from {len(clips)} clip(s), {speech:.0f} s of speech. "
-        f"Try it: readaloud say --engine xtts --voice {voice.id} \"Hello.\""
+        f'Try it: readaloud say --engine xtts --voice {voice.id} "Hello."'
     )
     return 0
 

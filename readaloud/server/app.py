@@ -245,13 +245,15 @@ def create_app(
         extract_ms = (time.perf_counter() - began) * 1000
         return Accepted(id=scheduler.submit(utterance, request.mode, extract_ms=extract_ms))
 
+    # Stop and pause run on the event loop, not in the thread pool: under load a pool thread
+    # can be a long wait away, and these two must act at once (they only take short locks).
     @app.post("/v1/stop", response_model=Done)
-    def stop() -> Done:
+    async def stop() -> Done:
         scheduler.stop()
         return Done(ok=True)
 
     @app.post("/v1/pause", response_model=Done)
-    def pause() -> Done:
+    async def pause() -> Done:
         return Done(ok=scheduler.pause())
 
     @app.post("/v1/resume", response_model=Done)

@@ -17,7 +17,7 @@ from typing import Any
 
 from readaloud.audio.player import Player
 from readaloud.engines.base import Engine
-from readaloud.errors import ReadaloudError
+from readaloud.errors import NoOutputDevice, ReadaloudError
 from readaloud.speech.synthesis import prepare, synthesize
 from readaloud.speech.utterance import Utterance
 from readaloud.text.segment import Segment
@@ -283,6 +283,14 @@ class Scheduler:
             try:
                 completed = self._play_from(job, job.next_index)
             except ReadaloudError as error:
+                lost = isinstance(error, NoOutputDevice) and job.heard_index >= 0
+                if lost and self._output_back(job):
+                    # The sound server restarted mid-utterance (or the headset came back):
+                    # read on from the sentence that was being heard, so no word is lost.
+                    job.next_index = max(job.heard_index, job.next_index)
+                    continue
+                if job.cancel.is_set():
+                    return False  # stopped while the output was away: not a failure
                 log.warning("speech failed: %s", error)
                 self._emit({"type": "error", "id": job.id, "message": str(error)})
                 with self._feed_lock:
@@ -318,6 +326,7 @@ class Scheduler:
             if "engine_first_chunk_ms" not in job.timings:
                 job.timings["engine_first_chunk_ms"] = (now - synth_started) * 1000
             while self.player.buffered_seconds > self.max_buffer_seconds and not cancel.is_set():
+                self._check_output()
                 cancel.wait(0.05)
             mark = None
             if piece.index != last_index:
@@ -336,6 +345,27 @@ class Scheduler:
             self.player.end_utterance()
         while not cancel.is_set():
             if self.player.wait(0.05):
+                return True
+            self._check_output()
+        return False
+
+    def _check_output(self) -> None:
+        if self.player.lost:  # else the queue never drains and the worker waits for ever
+            raise NoOutputDevice("The sound server went away while speaking.")
+
+    def _output_back(self, job: Job, timeout: float = 10.0) -> bool:
+        """Wait for the sound output to come back; False after ``timeout`` or on cancel."""
+        with self._feed_lock:
+            self.player.stop()  # what was queued for the lost stream: re-made on resuming
+        deadline = time.monotonic() + timeout
+        while not job.cancel.wait(0.2):
+            try:
+                self.player.open(self.engine.sample_rate)
+            except NoOutputDevice:
+                if time.monotonic() > deadline:
+                    return False
+            else:
+                log.warning("the sound output came back; reading on")
                 return True
         return False
 

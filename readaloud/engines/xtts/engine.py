@@ -25,6 +25,7 @@ from readaloud.engines.xtts.voices import (
     XttsVoice,
     default_voices_dir,
     read_studio_voices,
+    studio_id,
 )
 from readaloud.errors import BadInput, EngineError, ReadaloudError, UnknownVoice
 
@@ -149,7 +150,7 @@ class XttsEngine:
 
     def has_voice(self, voice_id: str) -> bool:
         try:
-            return voice_id in self.store or voice_id in self.studio_voices()
+            return voice_id in self.store or studio_id(voice_id) in self.studio_voices()
         except ReadaloudError:
             return False
 
@@ -183,7 +184,7 @@ class XttsEngine:
     def voice(self, voice_id: str) -> XttsVoice:
         if voice_id in self.store:
             return self.store.load(voice_id)
-        studio = self.studio_voices().get(voice_id)
+        studio = self.studio_voices().get(studio_id(voice_id))  # "Ana Florence" works too
         if studio is None:
             raise UnknownVoice(
                 f"Unknown voice '{voice_id}'. Run 'readaloud voices' to list the voices."

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 MODEL_NAME = "tts_models/multilingual/multi-dataset/xtts_v2"
 LICENSE_NAME = "Coqui Public Model License 1.0.0 (CPML)"
-LICENSE_URL = "https://coqui.ai/cpml"
+LICENSE_URL = "https://tts-hub.github.io/cpml"  # the maintained copy (coqui.ai is gone)
 
 LICENSE_NOTICE = f"""\
 XTTS v2 is published by Coqui under the {LICENSE_NAME}:
@@ -65,6 +65,7 @@ def fetch_model(target: Path, *, license_accepted: bool, progress: bool = True) 
         ) from None
 
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned_downloads(target)
     staging = target.parent / f".{target.name}.download-{os.getpid()}"
     try:
         manager = ModelManager(output_prefix=staging, progress_bar=progress)
@@ -90,6 +91,24 @@ def fetch_model(target: Path, *, license_accepted: bool, progress: bool = True) 
         shutil.rmtree(staging, ignore_errors=True)
     log.info("XTTS v2 is in %s", target)
     return ModelFiles.open(target)
+
+
+def _remove_abandoned_downloads(target: Path) -> None:
+    """Staging folders of downloads whose process is gone (killed before it could clean up)."""
+    for staging in target.parent.glob(f".{target.name}.download-*"):
+        pid = staging.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _record_acceptance(model_dir: Path) -> None:

@@ -178,7 +178,7 @@ def load_model(files: ModelFiles, placement: Placement) -> LoadedModel:
     try:
         model.to(placement.device)
         if placement.precision != "fp32":
-            _reduce_precision(model, placement.precision)
+            reduce_precision(model, placement.precision)
     except torch.cuda.OutOfMemoryError:
         torch.cuda.empty_cache()
         raise EngineError(
@@ -213,7 +213,7 @@ def fold_weight_norm(module: Any) -> int:
     return folded
 
 
-def _reduce_precision(model: Any, precision: str) -> None:
+def reduce_precision(model: Any, precision: str) -> None:
     """Run the GPT in fp16/bf16; voice conditioning and the vocoder stay fp32 (quality)."""
     import torch
 

@@ -77,6 +77,8 @@ class VoiceStore:
         )
 
     def __contains__(self, name: str) -> bool:
+        if not _NAME.match(name.strip().lower()):
+            return False  # not a name a voice could be stored under
         return self.path(name).is_file()
 
     def save(self, voice: XttsVoice, *, replace: bool = False) -> Path:

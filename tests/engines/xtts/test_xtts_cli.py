@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import soundfile
 from support.cli import run_readaloud
+from support.xtts import tiny_options
 
 from readaloud.cli import main
 from readaloud.config import Config, XttsSettings
@@ -76,8 +83,11 @@ def test_model_fetch_offline_fails_clearly_and_leaves_nothing(tmp_path: Path) ->
     env = {
         "HF_ENDPOINT": f"http://127.0.0.1:{_closed_port()}",  # nothing listens: a dead network
         "HF_HOME": str(tmp_path / "hf"),
+        "OMP_NUM_THREADS": "1",
     }
-    result = run_readaloud("--model-dir", str(target), "model", "fetch", "--accept-license", env=env)
+    result = run_readaloud(
+        "--model-dir", str(target), "model", "fetch", "--accept-license", env=env
+    )
     assert result.code == 5
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Could not download XTTS v2" in lines[0]
@@ -92,6 +102,90 @@ def test_model_fetch_needs_the_licence_accepted(tmp_path: Path) -> None:
     env = {"HF_ENDPOINT": f"http://127.0.0.1:{_closed_port()}", "HF_HOME": str(tmp_path / "hf")}
     result = run_readaloud("--model-dir", str(target), "model", "fetch", stdin=b"yes\n", env=env)
     assert result.code == 2  # no terminal to ask on: never a silent yes, even with "yes" piped
-    assert "https://coqui.ai/cpml" in result.stdout
+    assert "https://tts-hub.github.io/cpml" in result.stdout
     assert "--accept-license" in result.stderr and "non-commercial" in result.stderr
     assert not target.exists() and not (tmp_path / "hf").exists()
+
+
+class FakeHub(BaseHTTPRequestHandler):
+    """The few Hugging Face endpoints a snapshot download uses, serving a tiny checkpoint."""
+
+    files: dict[str, bytes] = {}
+    commit = "c0ffee" * 6 + "beef"
+
+    def log_message(self, *args) -> None:  # keep the test output clean
+        pass
+
+    def _send(self, body: bytes, content_type: str = "application/json", head=False) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Repo-Commit", self.commit)
+        self.send_header("ETag", f'"{hashlib.sha256(body).hexdigest()}"')
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+    def _file(self, head: bool) -> None:
+        name = self.path.split("?")[0].split("/resolve/", 1)[-1].split("/", 1)[-1]
+        if name not in self.files:
+            self.send_response(404)
+            self.send_header("X-Error-Code", "EntryNotFound")
+            self.end_headers()
+            return
+        self._send(self.files[name], "application/octet-stream", head)
+
+    def do_HEAD(self) -> None:  # noqa: N802 - the http.server protocol
+        self._file(head=True)
+
+    def do_GET(self) -> None:  # noqa: N802
+        if "/tree/" in self.path:
+            tree = [
+                {"type": "file", "path": n, "size": len(d), "oid": hashlib.sha1(d).hexdigest()}
+                for n, d in self.files.items()
+            ]
+            self._send(json.dumps(tree).encode())
+        elif self.path.startswith("/api/models/"):
+            siblings = [{"rfilename": name} for name in self.files]
+            info = {"id": "tts-hub/XTTS-v2", "sha": self.commit, "siblings": siblings}
+            self._send(json.dumps(info).encode())
+        elif "/resolve/" in self.path:
+            self._file(head=False)
+        else:
+            self.send_response(404)
+            self.end_headers()
+
+
+@pytest.fixture
+def fake_hub(tiny_model_dir: Path) -> Iterator[str]:
+    FakeHub.files = {p.name: p.read_bytes() for p in tiny_model_dir.iterdir() if p.is_file()}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeHub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_model_fetch_downloads_through_coquis_model_manager(
+    fake_hub: str, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """The whole download path against a stand-in for Hugging Face serving a tiny checkpoint."""
+    target = tmp_path / "models" / "xtts_v2"
+    abandoned = tmp_path / "models" / ".xtts_v2.download-999999999"  # a killed earlier try
+    abandoned.mkdir(parents=True)
+    env = {"HF_ENDPOINT": fake_hub, "HF_HOME": str(tmp_path / "hf"), "OMP_NUM_THREADS": "1"}
+    result = run_readaloud(
+        "--model-dir", str(target), "model", "fetch", "--accept-license", env=env
+    )
+    assert result.code == 0, result.stderr
+    assert f"XTTS v2 is ready in {target}" in result.stdout
+    for name in ("config.json", "model.pth", "vocab.json", "speakers_xtts.pth"):
+        assert (target / name).read_bytes() == (tiny_model_dir / name).read_bytes(), name
+    # Big files are hard links into the Hugging Face cache (no second copy of 1.9 GB).
+    assert os.stat(target / "model.pth").st_nlink == 2
+    assert sorted(p.name for p in target.parent.iterdir()) == ["xtts_v2"]  # no staging left
+    XttsEngine(tiny_options(target, tmp_path / "voices", warm_up=False)).load()
+
+    again = run_readaloud("--model-dir", str(target), "model", "fetch", "--accept-license", env=env)
+    assert again.code == 0  # already there: kept as it is

@@ -15,6 +15,7 @@ import pytest
 import torch
 from support import signal as sig
 from support.pulse import PulseServer
+from support.xtts import tiny_options
 
 from readaloud.audio.player import Player
 from readaloud.engines.base import AudioChunk, SynthesisParams
@@ -93,9 +94,19 @@ def piper() -> PiperEngine:
 
 
 def lowpass(samples: np.ndarray, cutoff: float = 8000.0) -> np.ndarray:
+    """The random-weight XTTS voice is broadband noise, and the sound server's resamplers cut it
+    near 12 kHz: compare what lies below 8 kHz."""
     spectrum = np.fft.rfft(samples)
     spectrum[np.fft.rfftfreq(len(samples), 1 / RATE) > cutoff] = 0
     return np.fft.irfft(spectrum, len(samples))
+
+
+def _windows(samples: np.ndarray, seconds: float = 0.4) -> list[np.ndarray]:
+    """Consecutive windows that hold sound (the last partial one joins the one before)."""
+    size = int(seconds * RATE)
+    count = max(1, len(samples) // size)
+    windows = [samples[i * size : (i + 1) * size if i < count - 1 else None] for i in range(count)]
+    return [w for w in windows if np.abs(w).max() > sig.SILENCE]
 
 
 def words(text: str) -> list[str]:
@@ -123,19 +134,24 @@ def test_failover_mid_utterance_is_heard_and_the_next_request_recovers(
     assert resumed == first_segment["chunks"][0].end
     assert len(primary.calls) == 1  # later segments of this utterance went straight to Piper
     spoken_by_piper = " ".join(call["text"] for call in fast.calls)
-    assert words(spoken_by_piper) == words(first_segment["text"][resumed:] + TEXT[len(first_segment["text"]):])
+    assert words(spoken_by_piper) == words(
+        first_segment["text"][resumed:] + TEXT[len(first_segment["text"]) :]
+    )
 
     # What was heard: the XTTS chunk, then each Piper chunk, in order, right after each other.
     assert len(produced) == 1 + sum(len(call["chunks"]) for call in fast.calls)
-    # The random-weight XTTS voice is broadband noise; the sound server's resamplers cut it
-    # near 12 kHz, so compare what lies below 8 kHz.
+    # Each produced chunk is heard, in order. Compared in 0.4 s windows, so a dropout on a busy
+    # machine (the sound server starved of CPU) does not hide what was played around it.
     heard = lowpass(captured)
     position = 0
     for piece in produced:
-        offset, correlation = sig.align(lowpass(piece.chunk.samples), heard)
-        assert correlation > 0.9, (piece.segment.text, correlation)
-        assert offset >= position - RATE // 100
-        position = offset + len(piece.chunk.samples)
+        windows = _windows(lowpass(piece.chunk.samples))
+        found = [sig.align(window, heard) for window in windows]
+        correlations = [c for _, c in found]
+        assert np.median(correlations) > 0.9, (piece.segment.text, correlations)
+        offsets = [o for o, c in found if c > 0.9]
+        assert offsets == sorted(offsets) and offsets[0] >= position - RATE // 100
+        position = offsets[-1]
     assert all(p.chunk.sample_rate == RATE for p in produced)  # Piper resampled to 24 kHz
 
     # The next request is XTTS's again.
@@ -161,7 +177,11 @@ def test_request_errors_are_not_failed_over(xtts: XttsEngine, piper: PiperEngine
     primary = FailAfter(xtts, chunks=0, error=UnknownVoice("Unknown voice 'x'."))
     routing = RoutingEngine(primary, Recording(piper), detector=None)
     with pytest.raises(UnknownVoice):
-        list(routing.stream("Some words to say here.", None, "en", SynthesisParams(), threading.Event()))
+        list(
+            routing.stream(
+                "Some words to say here.", None, "en", SynthesisParams(), threading.Event()
+            )
+        )
     assert not routing.failovers
 
 
@@ -170,7 +190,11 @@ def test_when_the_fallback_fails_too_the_error_is_reported(xtts, piper) -> None:
     fast = FailAfter(piper, chunks=0, error=EngineError("Piper could not speak this text."))
     routing = RoutingEngine(primary, fast, detector=None)
     with pytest.raises(EngineError, match="Piper could not speak"):
-        list(routing.stream("Some words to say here.", None, "en", SynthesisParams(), threading.Event()))
+        list(
+            routing.stream(
+                "Some words to say here.", None, "en", SynthesisParams(), threading.Event()
+            )
+        )
 
 
 @pytest.mark.parametrize("text", ["OK", "Tab", "Ctrl+Alt+Delete", "Hello world", "x"])
@@ -189,7 +213,11 @@ def test_longer_text_and_voices_go_to_their_engine(xtts, piper) -> None:
     list(routing.stream("Three words here", None, "en", params, threading.Event()))
     assert len(primary.calls) == 1 and not fast.calls
     piper_voice = piper.voices()[0].id
-    list(routing.stream("A longer sentence in Piper's own voice.", piper_voice, "en", params, threading.Event()))
+    list(
+        routing.stream(
+            "A longer sentence in Piper's own voice.", piper_voice, "en", params, threading.Event()
+        )
+    )
     assert fast.calls[-1]["voice"] == piper_voice
     # A short text with an XTTS voice: Piper speaks it in its own default voice.
     list(routing.stream("OK", "claribel-dervla", "en", params, threading.Event()))
@@ -220,5 +248,25 @@ def test_fallback_audio_is_resampled_to_the_engines_rate(xtts, piper) -> None:
     made = fast.calls[0]["chunks"]
     assert [c.sample_rate for c in routed] == [RATE] * len(made)
     for mine, theirs in zip(routed, made, strict=True):
-        assert len(mine.samples) == pytest.approx(len(theirs.samples) * RATE / piper.sample_rate, abs=2)
+        assert len(mine.samples) == pytest.approx(
+            len(theirs.samples) * RATE / piper.sample_rate, abs=2
+        )
         assert mine.samples.dtype == np.float32
+
+
+def test_xtts_without_any_voice_leaves_the_speaking_to_piper(tiny_model_dir, tmp_path, piper):
+    bare = tmp_path / "bare"  # a checkpoint without studio speakers, and nothing enrolled
+    bare.mkdir()
+    for name in ("config.json", "model.pth", "vocab.json"):
+        (bare / name).symlink_to(tiny_model_dir / name)
+    xtts = XttsEngine(tiny_options(bare, tmp_path / "voices", warm_up=False))
+    with pytest.raises(UnknownVoice, match="readaloud voice add"):
+        xtts.validate(None, "en")
+    primary, fast = Recording(xtts), Recording(piper)
+    routing = RoutingEngine(primary, fast, detector=None)
+    routing.validate(None, "en")
+    text = "A sentence long enough for the neural voice, had it a voice."
+    list(routing.stream(text, None, "en", SynthesisParams(), threading.Event()))
+    assert not primary.calls and [c["text"] for c in fast.calls] == [text]
+    with pytest.raises(UnknownVoice):
+        routing.validate("nobody", "en")  # a voice asked for by name is still checked

@@ -155,13 +155,14 @@ def test_generated_speech_streams_as_the_full_decode_of_its_latents(xtts: XttsEn
     text, language = "The streaming voice reads this sentence.", "en"
     limit = {"max_new_tokens": 40, "min_new_tokens": 40}
     torch.manual_seed(11)
-    pieces = list(
-        synthesizer.stream(text, language, voice, threading.Event(), generation=limit)
-    )
+    pieces = list(synthesizer.stream(text, language, voice, threading.Event(), generation=limit))
     torch.manual_seed(11)  # the same sampling: the same tokens and latents
     tokens = synthesizer.text_tokens(text, language)
     latents = torch.stack(
-        [lat.reshape(-1).float() for lat in synthesizer.latents(tokens, voice, threading.Event(), limit)]
+        [
+            lat.reshape(-1).float()
+            for lat in synthesizer.latents(tokens, voice, threading.Event(), limit)
+        ]
     )
     with torch.inference_mode():
         full = full_decode(synthesizer.vocoder(voice), synthesizer.upsampler(), latents)

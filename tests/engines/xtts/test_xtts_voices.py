@@ -79,7 +79,9 @@ def test_enrolled_voice_reloads_exactly_and_speaks(engine: XttsEngine, clips) ->
     ids = [v.id for v in engine.voices()]
     assert ids[0] == "grandma" and "ana-florence" in ids  # enrolled first, then studio
     chunks = list(
-        engine.stream("Hello from a cloned voice.", "grandma", "de", SynthesisParams(), threading.Event())
+        engine.stream(
+            "Hello from a cloned voice.", "grandma", "de", SynthesisParams(), threading.Event()
+        )
     )
     assert sum(len(c.samples) for c in chunks) > 0
 
@@ -150,7 +152,11 @@ def test_a_voice_from_another_model_must_be_enrolled_again(engine: XttsEngine, c
 
 
 def test_voice_commands(tiny_model_dir: Path, tmp_path: Path, clips) -> None:
-    env = {"XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    env = {
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "OMP_NUM_THREADS": "1",
+    }
     model = ("--model-dir", str(tiny_model_dir))
 
     added = run_readaloud(*model, "voice", "add", "anna", str(clips[0]), str(clips[1]), env=env)

@@ -1,0 +1,241 @@
+"""XTTS streaming: coqui's stock ``inference_stream`` against readaloud's windowed streaming.
+
+Full-size XTTS v2 architecture (466.9 M parameters) with random weights (the real ones cannot be
+downloaded here), one process, one model, one text, the same sampled tokens for every run (same
+seed; stop token suppressed, generation capped at --tokens). Reported per run: time to the first
+audio chunk (on the host, ready to play), total time, seconds of audio, and for readaloud's stream
+the largest difference from a whole-utterance decode of the same latents.
+
+Runs:
+  stock, as loaded       inference_stream on the model as Xtts.load_checkpoint leaves it
+  stock, readaloud load  the same after readaloud's loader folded the vocoder's weight norm
+  readaloud              readaloud's Synthesizer.stream (small first chunk, windowed vocoder)
+
+  .venv/bin/python bench/xtts_stream.py [--tokens 240] [--device cpu|cuda] [--precision fp32|fp16]
+                                        [--threads N] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+TEXT = (
+    "When the library finally reopened after the long winter, the readers came back one by one, "
+    "carrying borrowed books, old newspapers and stories about everything that had happened "
+    "while the doors were closed."
+)
+#: inference_stream's own sampling defaults, given to both so they draw the same tokens.
+SAMPLING = {
+    "temperature": 0.75,
+    "length_penalty": 1.0,
+    "repetition_penalty": 10.0,
+    "top_k": 50,
+    "top_p": 0.85,
+}
+SEED = 1234
+
+
+def build(device: str, precision: str):
+    import torch
+    from support.xtts import v2_model, write_vocab
+
+    vocab = write_vocab(Path(tempfile.mkdtemp(prefix="xtts-bench-")) / "vocab.json")
+    torch.manual_seed(0)
+    model = v2_model(vocab).to(device)
+    if precision != "fp32":
+        from readaloud.engines.xtts.loader import reduce_precision
+
+        reduce_precision(model, precision)
+    generator = torch.Generator().manual_seed(1)
+    latent = torch.randn(1, 32, 1024, generator=generator).to(device)
+    embedding = torch.randn(1, 512, 1, generator=generator)
+    embedding = (embedding / embedding.norm()).to(device)
+    return model, latent, embedding
+
+
+def run_stock(model, text, latent, embedding, tokens: int, dtype=None) -> dict:
+    import contextlib
+
+    import torch
+
+    # inference_stream feeds the GPT's own dtype to the vocoder: with a reduced-precision GPT it
+    # needs autocast (which then also runs its vocoder in that precision, to its advantage).
+    reduced = dtype is not None and dtype != torch.float32
+    precision = (
+        torch.autocast(device_type=latent.device.type, dtype=dtype)
+        if reduced
+        else contextlib.nullcontext()
+    )
+    torch.manual_seed(SEED)
+    began = time.perf_counter()
+    first = None
+    samples = 0
+    chunks = 0
+    with precision:
+        stream = model.inference_stream(
+            text,
+            "en",
+            latent.to(dtype) if reduced else latent,
+            embedding,
+            stream_chunk_size=20,
+            max_new_tokens=tokens,
+            min_new_tokens=tokens,
+            **SAMPLING,
+        )
+        for chunk in stream:
+            audio = chunk.float().cpu().numpy()  # on the host, ready to play
+            if first is None:
+                first = time.perf_counter() - began
+                first_audio = len(audio)
+            samples += len(audio)
+            chunks += 1
+    total = time.perf_counter() - began
+    return _row(first, total, samples, chunks, first_audio)
+
+
+def run_readaloud(model, text, latent, embedding, tokens: int, dtype) -> dict:
+    import numpy as np
+    import torch
+
+    from readaloud.engines.xtts.options import StreamOptions
+    from readaloud.engines.xtts.streaming import Conditioning, Synthesizer, full_decode
+
+    synthesizer = Synthesizer(model, dtype, StreamOptions(), SAMPLING)
+    voice = Conditioning(gpt_cond_latent=latent, speaker_embedding=embedding)
+    limit = {"max_new_tokens": tokens, "min_new_tokens": tokens}
+    torch.manual_seed(SEED)
+    began = time.perf_counter()
+    first = None
+    pieces = []
+    for audio in synthesizer.stream(text, "en", voice, threading.Event(), generation=limit):
+        if first is None:
+            first = time.perf_counter() - began
+        pieces.append(audio)
+    total = time.perf_counter() - began
+    row = _row(first, total, sum(len(p) for p in pieces), len(pieces), len(pieces[0]))
+
+    # The same latents decoded whole: how close the stream came (not timed).
+    torch.manual_seed(SEED)
+    ids = synthesizer.text_tokens(text, "en")
+    latents = torch.stack(
+        [v.reshape(-1).float() for v in synthesizer.latents(ids, voice, threading.Event(), limit)]
+    )
+    with torch.inference_mode():
+        full = full_decode(synthesizer.vocoder(voice), synthesizer.upsampler(), latents)
+    joined = np.concatenate(pieces)
+    row["max_error_of_peak"] = float(np.abs(joined - full).max() / np.abs(full).max())
+    row["snr_db"] = float(10 * np.log10(np.sum(full**2) / max(np.sum((joined - full) ** 2), 1e-30)))
+    return row
+
+
+def _row(first: float, total: float, samples: int, chunks: int, first_samples: int) -> dict:
+    return {
+        "first_chunk_s": round(first, 3),
+        "total_s": round(total, 3),
+        "audio_s": round(samples / 24000, 2),
+        "chunks": chunks,
+        "first_chunk_audio_s": round(first_samples / 24000, 2),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokens", type=int, default=240, help="audio tokens per run")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"))
+    parser.add_argument("--threads", type=int, default=0, help="PyTorch CPU threads (0: default)")
+    parser.add_argument("--skip-unfolded", action="store_true", help="skip 'stock, as loaded'")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args()
+
+    import torch
+
+    from readaloud.engines.xtts.loader import _quiet_libraries, fold_weight_norm
+
+    _quiet_libraries()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[args.precision]
+    began = time.perf_counter()
+    model, latent, embedding = build(args.device, args.precision)
+    parameters = sum(p.numel() for p in model.parameters())
+    built_s = time.perf_counter() - began
+    # One short untimed pass of each, so neither pays first-call costs in the figures.
+    run_stock(model, "Warm up.", latent, embedding, 4, dtype)
+
+    results: dict = {
+        "machine": _machine(args.device),
+        "device": args.device,
+        "precision": args.precision,
+        "threads": torch.get_num_threads(),
+        "parameters_m": round(parameters / 1e6, 1),
+        "build_s": round(built_s, 1),
+        "tokens": args.tokens,
+        "text_chars": len(TEXT),
+        "runs": {},
+    }
+    if not args.skip_unfolded:
+        results["runs"]["stock, as loaded"] = run_stock(
+            model, TEXT, latent, embedding, args.tokens, dtype
+        )
+    fold_weight_norm(model.hifigan_decoder)
+    run_readaloud(model, "Warm up.", latent, embedding, 4, dtype)
+    results["runs"]["stock, readaloud load"] = run_stock(
+        model, TEXT, latent, embedding, args.tokens, dtype
+    )
+    results["runs"]["readaloud"] = run_readaloud(model, TEXT, latent, embedding, args.tokens, dtype)
+    ours = results["runs"]["readaloud"]
+    for name, row in results["runs"].items():
+        if name != "readaloud":
+            row["first_chunk_ratio"] = round(row["first_chunk_s"] / ours["first_chunk_s"], 2)
+            row["total_ratio"] = round(row["total_s"] / ours["total_s"], 2)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print_table(results)
+    return 0
+
+
+def _machine(device: str) -> str:
+    if device.startswith("cuda"):
+        import torch
+
+        return torch.cuda.get_device_name(torch.device(device))
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores"
+
+
+def print_table(results: dict) -> None:
+    print(
+        f"XTTS v2 streaming, {results['parameters_m']} M parameters (random weights), "
+        f"{results['device']} {results['precision']}, {results['machine']}, "
+        f"{results['threads']} threads; {results['tokens']} audio tokens "
+        f"({results['text_chars']}-character sentence)"
+    )
+    header = f"{'run':<24}{'first chunk':>12}{'total':>9}{'audio':>8}{'chunks':>8}"
+    print(header + f"{'1st ratio':>11}{'total ratio':>13}")
+    for name, row in results["runs"].items():
+        print(
+            f"{name:<24}{row['first_chunk_s']:>11.2f}s{row['total_s']:>8.2f}s"
+            f"{row['audio_s']:>7.2f}s{row['chunks']:>8}"
+            f"{row.get('first_chunk_ratio', 1.0):>10.2f}x{row.get('total_ratio', 1.0):>12.2f}x"
+        )
+    ours = results["runs"]["readaloud"]
+    print(
+        f"readaloud's stream vs a whole decode of the same latents: max error "
+        f"{ours['max_error_of_peak']:.1e} of peak, SNR {ours['snr_db']:.1f} dB; first chunk "
+        f"{ours['first_chunk_audio_s']:.2f} s of audio"
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
