@@ -16,7 +16,7 @@ from typing import Any
 
 from readaloud.errors import ConfigError
 
-ENGINES = ("auto", "piper", "xtts")
+ENGINES = ("auto", "piper", "xtts", "remote")
 
 
 def xdg_config_home() -> Path:

@@ -100,6 +100,7 @@ class Daemon:
             piper_voices_dir=config.piper_voices_dir,
             default_voice=config.speech.voice or None,
             use_cuda=config.piper.use_cuda,
+            config=config,
         )
         from readaloud.engines.shared import SharedEngine
 
@@ -212,7 +213,7 @@ class Daemon:
             Utterance(
                 text,
                 voice=self.config.speech.voice or None,
-                language=self.config.speech.language or None,
+                language=None,  # detected, falling back to [speech] language
                 rate=self.config.speech.rate,
             ),
             Mode.INTERRUPT,
@@ -254,7 +255,7 @@ class Daemon:
             text_from=self.text_from,
             feedback=self.feedback,
             default_voice=config.speech.voice or None,
-            default_language=config.speech.language or None,
+            default_language=None,
             default_rate=config.speech.rate,
             config_changed=self.config_watch.changed,
             openai_voices=dict(config.openai.voices),

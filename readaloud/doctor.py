@@ -84,17 +84,23 @@ def check_gpu() -> CheckResult:
     return CheckResult("gpu", OK, "no CUDA GPU: Piper on the CPU is used")
 
 
-def check_xtts() -> CheckResult:
-    if importlib.util.find_spec("TTS") is None:
-        return CheckResult(
-            "xtts",
-            WARN,
-            "coqui-tts is not installed: the XTTS v2 voice is unavailable, Piper speaks",
-            "pip install 'readaloud[xtts]' (needs an NVIDIA GPU to be fast)",
-        )
-    return CheckResult(
-        "xtts", WARN, "coqui-tts is installed but this version of readaloud does not use it yet"
+def check_xtts(config: Config) -> CheckResult:
+    """Whether ``auto`` would pick XTTS, and if not, the one thing that is missing."""
+    from readaloud.engines.registry import decide_auto
+
+    def cuda() -> bool:
+        from readaloud.engines.xtts.loader import cuda_available
+
+        return cuda_available()
+
+    use_xtts, why = decide_auto(
+        xtts_installed=importlib.util.find_spec("TTS") is not None,
+        model_dir=config.xtts_model_dir,
+        cuda_available=cuda,
     )
+    if use_xtts:
+        return CheckResult("xtts", OK, f"XTTS v2 speaks: {why}")
+    return CheckResult("xtts", WARN, f"Piper speaks: {why}")
 
 
 def check_clipboard() -> CheckResult:
@@ -137,7 +143,7 @@ def run_checks(config: Config) -> list[CheckResult]:
         check_sound(),
         check_piper(config),
         check_gpu(),
-        check_xtts(),
+        check_xtts(config),
         check_clipboard(),
         check_display(),
     ]

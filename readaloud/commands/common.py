@@ -23,7 +23,7 @@ def add_voice_options(parser: argparse.ArgumentParser) -> None:
         metavar="R",
         help="speaking rate from 0.25 to 4 (1 = normal); the pitch stays the same",
     )
-    parser.add_argument("--engine", metavar="NAME", help="engine: auto, piper or xtts")
+    parser.add_argument("--engine", metavar="NAME", help="engine: auto, piper, xtts or remote")
 
 
 def engine_for(args: argparse.Namespace, config: Config):

@@ -71,7 +71,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="list the voices you can use",
         description="List the voices of the installed engines, and which engine is active.",
     )
-    voices.add_argument("--engine", metavar="NAME", help="engine to list: auto, piper or xtts")
+    voices.add_argument("--engine", metavar="NAME", help="engine: auto, piper, xtts, remote")
     voices.set_defaults(handler=cmd_voices)
 
 
@@ -171,7 +171,8 @@ def speak(
 
     settings = {
         "voice": args.voice or config.speech.voice or None,
-        "language": args.lang or config.speech.language or None,
+        # None: the engine detects the language, falling back to [speech] language.
+        "language": args.lang or None,
         "rate": args.rate if args.rate is not None else config.speech.rate,
     }
     if not args.out and not args.local and not args.engine:

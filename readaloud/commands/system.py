@@ -28,7 +28,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     daemon.add_argument("--listen", type=_listen, metavar="HOST:PORT", help="HTTP address")
     daemon.add_argument("--socket", type=Path, metavar="PATH", help="Unix socket path")
-    daemon.add_argument("--engine", metavar="NAME", help="engine: auto, piper or xtts")
+    daemon.add_argument("--engine", metavar="NAME", help="engine: auto, piper, xtts or remote")
     daemon.add_argument("--no-hotkeys", action="store_true", help="do not grab global hotkeys")
     daemon.set_defaults(handler=cmd_daemon)
 

@@ -55,6 +55,8 @@ def choose_engine(
         import_xtts()  # XttsNotInstalled says how to install it
         ModelFiles.open(config.xtts_model_dir)  # ModelMissing says how to get it
         return _with_xtts(config, piper, "xtts (chosen in the config or with --engine)")
+    if name == "remote":
+        return _with_remote(config, piper)
     if name == "auto":
         use_xtts, why = decide_auto(
             xtts_installed=importlib.util.find_spec("TTS") is not None,
@@ -106,6 +108,37 @@ def _with_xtts(config: Config, piper: PiperEngine, reason: str) -> EngineChoice:
     if fast is not None:
         reason += "; short text and failures: piper"
     return EngineChoice(engine=_routed(xtts, fast, config), reason=reason)
+
+
+def _with_remote(config: Config, piper: PiperEngine) -> EngineChoice:
+    """Another machine's OpenAI-style endpoint; the local Piper takes over when it fails."""
+    from readaloud.engines.remote import RemoteEngine
+
+    remote = config.remote
+    if not remote.url:
+        raise BadInput(
+            'engine = "remote" needs [remote] url, e.g. url = "http://gpu-box:7412/v1".'
+        )
+    key = ""
+    if remote.api_key_file:
+        try:
+            key = Path(remote.api_key_file).expanduser().read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise BadInput(
+                f"Cannot read [remote] api_key_file {remote.api_key_file}: {error.strerror}."
+            ) from None
+    engine = RemoteEngine(
+        remote.url,
+        key,
+        remote.voice or None,
+        remote.timeout_s,
+        remote.first_byte_timeout_s,
+        retry_after_s=remote.retry_after_s,
+        model=remote.model,
+    )
+    fast = piper if piper.available else None
+    reason = f"remote ({remote.url})" + ("; short text and failures: piper" if fast else "")
+    return EngineChoice(engine=_routed(engine, fast, config), reason=reason)
 
 
 def _routed(primary: Engine, fast: Engine | None, config: Config) -> RoutingEngine:
