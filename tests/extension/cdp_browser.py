@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-#: The flags that work on these machines (no network, no GPU, root): see TESTING.md.
+#: The flags headless Chromium needs as root with no network and no GPU.
 QUIET_FLAGS = (
     "--headless",
     "--no-sandbox",

@@ -132,7 +132,7 @@ def test_stop_is_quick_and_final(display: XServer) -> None:
 
 
 def test_stop_without_any_key_press_is_quick(display: XServer) -> None:
-    # pynput's X thread sleeps until the next key event even after stop (TESTING.md).
+    # pynput's X thread sleeps until the next key event even after stop.
     keys = Hotkeys(DEFAULT_BINDINGS, Recorder())
     keys.start()
     listeners = pynput_threads()

@@ -2,8 +2,7 @@
 real selection owners (xclip, wl-copy) and key presses (xdotool) on them.
 
 Xvfb picks a free display number itself and writes it to a pipe once it accepts clients
-(``-displayfd``), so there is no guessing and no polling. Facts: /work/shared/TESTING.md,
-"Display, hotkeys, clipboard".
+(``-displayfd``), so there is no guessing and no polling.
 """
 
 from __future__ import annotations
