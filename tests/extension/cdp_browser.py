@@ -20,21 +20,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-#: The flags headless Chromium needs as root with no network and no GPU.
-QUIET_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--no-default-browser-check",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-default-apps",
-    "--password-store=basic",
-    "--window-size=1280,900",
-)
+from support.chromium import FLAGS
+
+#: The flags headless Chromium needs as root with no network and no GPU (shared with the
+#: attack tests), plus a window size for the pages under test.
+QUIET_FLAGS = (*FLAGS, "--window-size=1280,900")
 
 ALT, CTRL, META, SHIFT = 1, 2, 4, 8
 
