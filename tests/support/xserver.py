@@ -145,7 +145,15 @@ class SelectionOwner:
         self.target = target
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 10.0) -> None:
+    def start(self, timeout: float = 10.0, attempts: int = 3) -> None:
+        # xclip occasionally exits at once when it starts while the previous owner is still
+        # handing over the selection; a fresh xclip then takes it. A real failure fails thrice.
+        for _attempt in range(attempts):
+            if self._start_once(timeout):
+                return
+        raise RuntimeError(f"xclip did not take the {self.which} selection in time")
+
+    def _start_once(self, timeout: float) -> bool:
         env = self.server.client_env()
         self.process = subprocess.Popen(
             ["xclip", "-quiet", "-selection", self.which, "-t", self.target, "-i"],
@@ -169,10 +177,10 @@ class SelectionOwner:
                 check=False,
             )
             if self.target.encode() in listed.stdout.split():
-                return
+                return True
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.close()
-                raise RuntimeError(f"xclip did not take the {self.which} selection in time")
+                return False
             time.sleep(0.01)
 
     def freeze(self) -> None:
