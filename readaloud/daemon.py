@@ -92,6 +92,7 @@ class Daemon:
         """Load the engine, warm it up and open the sound stream (the slow part of starting)."""
         from readaloud.audio.player import Player
         from readaloud.engines.registry import choose_engine
+        from readaloud.engines.shared import SharedEngine
         from readaloud.speech.speaker import run_mark
 
         config = self.config
@@ -102,8 +103,6 @@ class Daemon:
             use_cuda=config.piper.use_cuda,
             config=config,
         )
-        from readaloud.engines.shared import SharedEngine
-
         self.engine, self.engine_reason = SharedEngine(choice.engine), choice.reason
         self.engine.load()
         self._warm_up()
