@@ -21,6 +21,16 @@ import numpy as np
 SINK = "nullsink"
 
 
+def end_process(process: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
+    """Ask a helper server to exit (SIGTERM); kill it if it has not within ``timeout``."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class PulseServer:
     """A private PulseAudio daemon; its socket lives in its own XDG_RUNTIME_DIR.
 
@@ -83,12 +93,7 @@ class PulseServer:
         process, self._process = self._process, None
         if process is None:
             return
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        end_process(process)
 
     def restart(self) -> None:
         self.stop()

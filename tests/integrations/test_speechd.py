@@ -25,6 +25,7 @@ from support.cli import run_readaloud
 from support.daemon import DaemonProcess
 from support.pulse import PulseServer
 
+from readaloud.bench.soundserver import end_process
 from readaloud.integrations.speechd import install as speechd_install
 from readaloud.integrations.speechd.keys import char_words, key_words
 from readaloud.integrations.speechd.marks import MarkTimeline
@@ -565,12 +566,7 @@ def speechd(daemon: DaemonProcess) -> Iterator[dict[str, str]]:
         assert "readaloud" in listed.stdout.split(), listed.stdout + _logs(logs)
         yield env
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(5)
+        end_process(server, timeout=10)
         shutil.rmtree(home, ignore_errors=True)
 
 

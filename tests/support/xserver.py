@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from readaloud.bench.soundserver import end_process
+
 X_TOOLS = {"Xvfb": "xvfb", "xclip": "xclip", "xsel": "xsel", "xdotool": "xdotool"}
 WAYLAND_TOOLS = {"sway": "sway", "wl-copy": "wl-clipboard", "wl-paste": "wl-clipboard"}
 
@@ -276,12 +278,7 @@ class WaylandServer:
         process, self._process = self._process, None
         if process is None:
             return
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        end_process(process)
 
     def close(self) -> None:
         self.stop()
