@@ -53,6 +53,7 @@ class AudioConfig:
     block_frames: int = 256
     tail_padding_ms: int = 120
     max_buffer_seconds: float = 20.0
+    idle_close_s: float = 10.0
 
     @property
     def output_device(self) -> str | int | None:
@@ -207,6 +208,8 @@ def _check_value(section: str, key: str, value: Any) -> str | None:
             return "must be between 0 and 2000"
         if key == "max_buffer_seconds" and not 1 <= value <= 600:
             return "must be between 1 and 600"
+        if key == "idle_close_s" and not 0.1 <= value <= 3600:
+            return "must be between 0.1 and 3600"
     if section == "server":
         if key == "port" and not 1 <= value <= 65535:
             return "must be a TCP port between 1 and 65535"

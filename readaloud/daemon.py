@@ -12,6 +12,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,6 +28,13 @@ log = logging.getLogger(__name__)
 
 #: How long a graceful shutdown may wait for open connections (event streams) to finish.
 SHUTDOWN_GRACE_S = 1.0
+#: After SIGTERM the process ends within this, whatever hangs (a sound server that does not
+#: answer, a stuck engine): systemd would otherwise hold the user's logout for its stop timeout.
+SHUTDOWN_DEADLINE_S = 1.8
+#: What the user hears when the sound comes back after a request failed for the lack of it.
+SOUND_BACK_PHRASE = "The sound is back. What you asked for while it was away was not read."
+#: How long the daemon listens for the sound to come back after a request could not be heard.
+SOUND_WATCH_S = 600.0
 
 
 def spoken_phrase(error: ReadaloudError) -> str:
@@ -85,12 +93,15 @@ class Daemon:
         self.scheduler: Scheduler | None = None
         self._hotkeys = None
         self._server = None
+        self._unheard = threading.Event()  # a request failed for want of sound, not yet told
+        self._sound_watch: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     # -- wiring ------------------------------------------------------------------------------
 
     def build(self) -> None:
         """Load the engine, warm it up and open the sound stream (the slow part of starting)."""
-        from readaloud.audio.player import Player
+        from readaloud.audio.player import player_for
         from readaloud.engines.registry import choose_engine
         from readaloud.engines.shared import SharedEngine
         from readaloud.speech.speaker import run_mark
@@ -106,13 +117,7 @@ class Daemon:
         self.engine, self.engine_reason = SharedEngine(choice.engine), choice.reason
         self.engine.load()
         self._warm_up()
-        self.player = Player(
-            config.audio.output_device,
-            block_frames=config.audio.block_frames,
-            tail_padding_ms=config.audio.tail_padding_ms,
-            stream_rate=config.audio.sample_rate or None,
-            on_mark=run_mark,
-        )
+        self.player = player_for(config.audio, on_mark=run_mark)
         try:
             self.player.open(self.engine.sample_rate)
         except NoOutputDevice as error:
@@ -126,6 +131,7 @@ class Daemon:
             max_queue=config.daemon.max_queue,
             on_failure=self.feedback,
         )
+        self.scheduler.add_listener(self._on_event)
 
     def _warm_up(self) -> None:
         """Synthesize a few phrases of the lengths real requests start with: the engine's first
@@ -143,21 +149,62 @@ class Daemon:
         A failed request that asked to be queued must not cut off what is being read: its
         phrase waits its turn, and its tone is left out while something plays."""
         mode = self.config.daemon.feedback
-        if mode == "off" or isinstance(error, NoOutputDevice) or self.scheduler is None:
+        if mode == "off" or self.scheduler is None:
+            return
+        if isinstance(error, NoOutputDevice):
+            self._tell_when_sound_is_back()
             return
         queued = request_mode is Mode.QUEUE
         try:
             if mode == "earcon":
                 if queued and self.scheduler.status()["state"] != "idle":
                     return
-                self.player.stop()
-                self.player.enqueue(earcon(self.engine.sample_rate), self.engine.sample_rate)
-                self.player.end_utterance()
+                self._play_earcon()
             else:
                 phrase = Utterance(spoken_phrase(error))
                 self.scheduler.submit(phrase, Mode.QUEUE if queued else Mode.INTERRUPT)
         except ReadaloudError:
             log.warning("could not give feedback for: %s", error)
+
+    def _tell_when_sound_is_back(self) -> None:
+        """Nothing can be heard now: say so once the sound output works again."""
+        self._unheard.set()
+        if self._sound_watch is None or not self._sound_watch.is_alive():
+            self._sound_watch = threading.Thread(
+                target=self._watch_sound, name="readaloud-sound-watch", daemon=True
+            )
+            self._sound_watch.start()
+
+    def _watch_sound(self) -> None:
+        assert self.scheduler is not None
+        deadline = time.monotonic() + SOUND_WATCH_S
+        pause = 0.25
+        while self._unheard.is_set() and time.monotonic() < deadline:
+            if self._stopping.wait(pause):
+                return
+            pause = min(pause * 1.5, 5.0)  # a long outage costs a check every few seconds
+            try:
+                self.player.open(self.engine.sample_rate)
+            except NoOutputDevice:
+                continue
+            if self._unheard.is_set() and self.scheduler.status()["state"] == "idle":
+                self._unheard.clear()
+                log.warning("the sound output is back; telling the user what was missed")
+                if self.config.daemon.feedback == "earcon":
+                    self._play_earcon()
+                else:
+                    self.scheduler.submit(Utterance(SOUND_BACK_PHRASE), Mode.QUEUE)
+            return
+        self._unheard.clear()
+
+    def _on_event(self, event: dict) -> None:
+        if event["type"] == "segment_start":
+            self._unheard.clear()  # the user hears speech again: no need to tell them
+
+    def _play_earcon(self) -> None:
+        self.player.stop()
+        self.player.enqueue(earcon(self.engine.sample_rate), self.engine.sample_rate)
+        self.player.end_utterance()
 
     def text_from(self, kind: str, value: str | None) -> str:
         if kind == "url":
@@ -293,13 +340,29 @@ class Daemon:
         await serving
 
     def request_shutdown(self) -> None:
+        if not self._stopping.is_set():
+            self._stopping.set()
+            deadline = threading.Timer(SHUTDOWN_DEADLINE_S, self._exit_now)
+            deadline.daemon = True  # a shutdown that finishes in time is not held up by it
+            deadline.start()
         if self._server is not None:
             self._server.should_exit = True
+
+    def _exit_now(self) -> None:
+        """The last resort of a shutdown that hangs: remove the socket and end the process."""
+        from readaloud.integrations import systemd
+
+        log.warning("shutdown did not finish within %.1f s; exiting now", SHUTDOWN_DEADLINE_S)
+        self.socket_path.unlink(missing_ok=True)
+        systemd.notify_stopping()
+        sys.stderr.flush()
+        os._exit(0)
 
     def shutdown(self) -> None:
         from readaloud.integrations import systemd
 
         systemd.notify_stopping()
+        self._stopping.set()
         if self._hotkeys is not None:
             self._hotkeys.stop()
         if self.scheduler is not None:

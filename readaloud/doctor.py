@@ -165,7 +165,7 @@ def summary(results: list[CheckResult]) -> str:
 
 def speak_summary(results: list[CheckResult], config: Config) -> None:
     """Speak the summary; a user who cannot see the screen still hears the verdict."""
-    from readaloud.audio.player import Player
+    from readaloud.audio.player import player_for
     from readaloud.engines.piper import PiperEngine
     from readaloud.errors import ReadaloudError
     from readaloud.speech.speaker import Speaker
@@ -173,7 +173,7 @@ def speak_summary(results: list[CheckResult], config: Config) -> None:
 
     try:
         engine = PiperEngine(config.piper_voices_dir)
-        with Player(config.audio.output_device) as player:
+        with player_for(config.audio) as player:
             Speaker(engine, player).speak(Utterance(summary(results)))
     except ReadaloudError as error:
         print(f"(could not speak the summary: {error})")

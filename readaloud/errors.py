@@ -8,6 +8,8 @@ class ReadaloudError(Exception):
 
     #: Exit status of the ``readaloud`` command when this error ends it.
     exit_code = 1
+    #: Its name in the daemon's ``error`` events, for clients that react to the kind.
+    code = "error"
 
 
 class BadInput(ReadaloudError):
@@ -34,9 +36,11 @@ class NoOutputDevice(ReadaloudError):
     """No sound server or output device to play on."""
 
     exit_code = 4
+    code = "no_sound_output"
 
 
 class EngineError(ReadaloudError):
     """A speech engine failed to load or to synthesize."""
 
     exit_code = 5
+    code = "engine_failure"

@@ -13,17 +13,16 @@ import time
 from collections import deque
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from readaloud.audio.portaudio import DEADLINE_S, SoundOutputStuck, portaudio, sd
 from readaloud.audio.resample import ChunkResampler, Piece
 from readaloud.errors import NoOutputDevice
 
-try:
-    import sounddevice as sd
-except OSError:  # libportaudio2 is missing: playback is impossible, writing files still works
-    sd = None  # type: ignore[assignment]
+if TYPE_CHECKING:
+    from readaloud.config import AudioConfig
 
 log = logging.getLogger(__name__)
 
@@ -35,80 +34,45 @@ NO_PORTAUDIO_MESSAGE = f"PortAudio is not installed (apt install libportaudio2).
 _PA_INVALID_SAMPLE_RATE = -9997
 # Cutting a waveform off mid-swing is an audible click; a 5 ms fade is not heard as one.
 FADE_SECONDS = 0.005
+# A stream opened longer ago than this and never started is replaced before it starts.
+STALE_STREAM_S = 1.0
+# How long stop/pause/resume may wait for a thread that is busy with the stream.
+_CONTROL_WAIT_S = 0.02
 # Timing noise allowed before a late callback counts as an xrun.
 _CALLBACK_SLACK = 0.002
 
 
-class _PortAudio:
-    """PortAudio is one library per process, and re-initialising it closes every stream it holds.
-
-    Re-initialising is the only way to see a sound server that started after us (PortAudio lists
-    devices once), so it is done only while this process holds no open stream.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._open_streams = 0
-
-    def rescan(self) -> bool:
-        if sd is None:
-            return False
-        with self._lock:
-            if self._open_streams:
-                return False
-            try:
-                if sd._initialized:
-                    sd._terminate()
-                sd._initialize()
-            except sd.PortAudioError:
-                log.warning("Could not re-initialise PortAudio", exc_info=True)
-                return False
-        return True
-
-    def open_output(self, **settings: Any) -> sd.OutputStream:
-        with self._lock:
-            stream = sd.OutputStream(**settings)
-            self._open_streams += 1
-        return stream
-
-    def close(self, stream: sd.OutputStream) -> None:
-        with self._lock:
-            try:
-                stream.close(ignore_errors=True)
-            finally:
-                self._open_streams -= 1
-
-
-_portaudio = _PortAudio()
-
-
 def rescan_devices() -> bool:
     """Make PortAudio see the current sound servers; False if streams are open (nothing done)."""
-    return _portaudio.rescan()
+    return portaudio.rescan()
 
 
 def output_devices() -> list[str]:
     """Names of the devices that can play sound, as they are now."""
     if sd is None:
         return []
-    _portaudio.rescan()
-    return [device["name"] for device in sd.query_devices() if device["max_output_channels"] > 0]
+    portaudio.rescan()
+    try:
+        devices = portaudio.query_devices()
+    except SoundOutputStuck:
+        return []
+    return [device["name"] for device in devices if device["max_output_channels"] > 0]
 
 
 def default_output_available() -> tuple[bool, str]:
     """Whether playback on the default output would work now, with a short reason."""
     if sd is None:
         return False, "PortAudio is not installed (apt install libportaudio2)"
-    _portaudio.rescan()
+    portaudio.rescan()
     try:
-        info = sd.query_devices(kind="output")
-    except (sd.PortAudioError, ValueError):
+        info = portaudio.query_devices(kind="output")
+    except (sd.PortAudioError, ValueError, SoundOutputStuck):
         return False, "no sound output device found (is PulseAudio/PipeWire running?)"
     rate = int(info["default_samplerate"])
     try:
         # Listing is not enough: the ALSA "pulse" device is listed even when its server is gone.
-        _portaudio.close(_portaudio.open_output(samplerate=rate, channels=1, dtype="float32"))
-    except sd.PortAudioError as error:
+        portaudio.close(portaudio.open_output(samplerate=rate, channels=1, dtype="float32"))
+    except (sd.PortAudioError, SoundOutputStuck) as error:
         return False, f"the default output {info['name']!r} cannot be opened ({error})"
     return True, f"plays on {info['name']!r} at {rate} Hz"
 
@@ -158,6 +122,7 @@ class Player:
         self._rate: int | None = None
         self._requested_rate: int | None = None
         self._latency_s = 0.0
+        self._opened_at = 0.0
         self._fade_down = np.ones(0, dtype=np.float32)
         self._fade_up = self._fade_down
         self._resampler: ChunkResampler | None = None
@@ -207,19 +172,28 @@ class Player:
     def stream_rate(self) -> int | None:
         return self._rate
 
-    def close(self) -> None:
+    def close(self, timeout: float = 2.5 * DEADLINE_S) -> None:
+        """Silence and close the stream, within ``timeout`` even when the sound server hangs
+        (a stream that does not answer is then left to the end of the process)."""
+        deadline = time.monotonic() + timeout
         with self._lock:
             self._closing = True
         self._wake.set()
+        self.stop()
         if self._notifier is not None:
-            self._notifier.join()  # before taking _control: the notifier may be waiting for it
+            # Before taking _control: the notifier may be waiting for it.
+            self._notifier.join(max(0.0, deadline - time.monotonic()))
             self._notifier = None
-        with self._control:
-            self.stop()
-            if self._stream is not None:
-                self._close_stream()
-            with self._lock:
-                self._closing = False
+        if self._control.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            try:
+                if self._stream is not None:
+                    self._close_stream()
+            finally:
+                self._control.release()
+        else:
+            log.warning("the sound output did not answer; leaving its stream to the exit")
+        with self._lock:
+            self._closing = False
 
     def __enter__(self) -> Player:
         return self
@@ -234,8 +208,18 @@ class Player:
 
     # -- feeding -----------------------------------------------------------------------------
 
-    def enqueue(self, samples: np.ndarray, sample_rate: int, mark: object | None = None) -> None:
-        """Queue float32 mono samples; ``on_mark(mark)`` is called when their first one is heard."""
+    def enqueue(
+        self,
+        samples: np.ndarray,
+        sample_rate: int,
+        mark: object | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        """Queue float32 mono samples; ``on_mark(mark)`` is called when their first one is heard.
+
+        Nothing is queued once ``cancel`` is set: a caller that sets it and then calls ``stop``
+        never hears this chunk, however the two threads interleave.
+        """
         samples = _mono_float32(samples)
         with self._control:
             self._ensure_open(sample_rate)
@@ -243,14 +227,14 @@ class Player:
                 epoch = self._epoch
             pieces = self._convert(samples, sample_rate, mark, epoch)
             with self._lock:
-                if epoch != self._epoch:
+                if epoch != self._epoch or (cancel is not None and cancel.is_set()):
                     return  # stop() came while this chunk was being converted
                 self._append(pieces)
                 self._feeding = True
                 self._activity += 1
             self._ensure_started()
 
-    def end_utterance(self) -> None:
+    def end_utterance(self, cancel: threading.Event | None = None) -> None:
         """Flush the resampler and pad with silence so the last syllable is not cut off."""
         with self._control:
             with self._lock:
@@ -266,7 +250,7 @@ class Player:
             padding = round(self._tail_padding_s * self._rate)
             pieces.append(Piece(np.zeros(padding, dtype=np.float32)))
             with self._lock:
-                if epoch != self._epoch:
+                if epoch != self._epoch or (cancel is not None and cancel.is_set()):
                     return
                 self._append(pieces)
                 self._feeding = False
@@ -324,19 +308,43 @@ class Player:
         self._wake.set()  # the idle timer starts
 
     def resume(self) -> None:
-        """Continue with the sample after the last one heard before the pause."""
+        """Continue with the sample after the last one heard before the pause.
+
+        Returns at once: when the stream must be opened or started again and another thread is
+        busy with it (a sound server that does not answer), that is finished in the background.
+        """
+        with self._lock:
+            if not self._paused:
+                return
+            if self._pause_tail == 0:
+                self._shape(self._fade_up)
+            self._paused = False
+            self._pause_tail = 0
+            self._activity += 1
+        if self._control.acquire(timeout=_CONTROL_WAIT_S):
+            try:
+                self._restart()
+            finally:
+                self._control.release()
+        else:
+            threading.Thread(
+                target=self._restart_later, name="readaloud-player-resume", daemon=True
+            ).start()
+
+    def _restart(self) -> None:
+        if self._rate is not None:
+            self._ensure_open(self._rate)
+        self._ensure_started()
+
+    def _restart_later(self) -> None:
         with self._control:
-            with self._lock:
-                if not self._paused:
-                    return
-                if self._pause_tail == 0:
-                    self._shape(self._fade_up)
-                self._paused = False
-                self._pause_tail = 0
-                self._activity += 1
-            if self._rate is not None:
-                self._ensure_open(self._rate)
-            self._ensure_started()
+            try:
+                self._restart()
+            except NoOutputDevice as error:
+                log.warning("could not resume: %s", error)
+                with self._lock:
+                    self._dead = True  # `lost`: the speech worker waits for the output to return
+                    self._drained.notify_all()
 
     @property
     def active(self) -> bool:
@@ -380,15 +388,18 @@ class Player:
             raise NoOutputDevice(NO_PORTAUDIO_MESSAGE)
         try:
             stream, actual = self._try_open(rate)
+        except SoundOutputStuck as error:
+            raise self._no_device() from error
         except (sd.PortAudioError, ValueError) as first_error:
             # A sound server that started after us is invisible until PortAudio is re-initialised.
-            if not _portaudio.rescan():
+            if not portaudio.rescan():
                 raise self._no_device() from first_error
             try:
                 stream, actual = self._try_open(rate)
-            except (sd.PortAudioError, ValueError) as error:
+            except (sd.PortAudioError, ValueError, SoundOutputStuck) as error:
                 raise self._no_device() from error
         self._stream = stream
+        self._opened_at = time.monotonic()
         self._rate = actual
         self._requested_rate = rate
         self._latency_s = float(stream.latency)
@@ -418,11 +429,11 @@ class Player:
                     f"The sound output device does not play at {rate} Hz; "
                     "choose another output rate. " + _FILE_HINT
                 ) from error
-        default = int(sd.query_devices(self._device, "output")["default_samplerate"])
+        default = int(portaudio.query_devices(self._device, "output")["default_samplerate"])
         return self._new_stream(default), default
 
     def _new_stream(self, rate: int) -> sd.OutputStream:
-        return _portaudio.open_output(
+        return portaudio.open_output(
             samplerate=rate,
             device=self._device,
             channels=1,
@@ -448,7 +459,9 @@ class Player:
         with self._lock:
             self._stopping = True
         try:
-            _portaudio.close(stream)
+            portaudio.close(stream)
+        except SoundOutputStuck:
+            pass  # abandoned: a fresh stream is opened for the next sound
         finally:
             with self._lock:
                 self._stopping = False
@@ -478,11 +491,21 @@ class Player:
         with self._lock:
             if self._running or self._dead or not self._has_sound():
                 return
+        if time.monotonic() - self._opened_at > STALE_STREAM_S:
+            # Starting a stream opened before the sound server went away never returns (see
+            # audio/portaudio.py); a fresh one costs 2-4 ms and fails cleanly instead.
+            self._reopen()
+            stream = self._stream
+            if stream is None:
+                return
+        with self._lock:
+            if self._running or self._dead or not self._has_sound():
+                return
             self._running = True
             self._callback_due = None
         try:
-            stream.start()
-        except sd.PortAudioError as error:
+            portaudio.start(stream)
+        except (sd.PortAudioError, SoundOutputStuck) as error:
             with self._lock:
                 self._running = False
             self._close_stream()
@@ -653,6 +676,18 @@ class Player:
             self._running = False
             self._drained.notify_all()
         self._wake.set()
+
+
+def player_for(audio: AudioConfig, on_mark: Callable[[object], None] | None = None) -> Player:
+    """The Player the ``[audio]`` settings describe (the one way to build one)."""
+    return Player(
+        audio.output_device,
+        block_frames=audio.block_frames,
+        tail_padding_ms=audio.tail_padding_ms,
+        stream_rate=audio.sample_rate or None,
+        on_mark=on_mark,
+        idle_close_s=audio.idle_close_s,
+    )
 
 
 def _mono_float32(samples: np.ndarray) -> np.ndarray:

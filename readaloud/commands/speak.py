@@ -14,7 +14,7 @@ from typing import Any
 
 from readaloud.commands.common import add_voice_options, client_for, engine_for
 from readaloud.config import Config
-from readaloud.errors import BadInput
+from readaloud.errors import BadInput, EngineError, NoOutputDevice, ReadaloudError
 
 log = logging.getLogger("readaloud")
 
@@ -213,8 +213,13 @@ def _via_daemon(client, body: dict[str, Any], wait: bool) -> int:
     try:
         while True:
             event = events.get()
-            if event.get("id") == utterance_id and event["type"] in ("utterance_end", "error"):
-                return 0 if event.get("completed", event["type"] != "error") else 1
+            if event.get("id") != utterance_id:
+                continue
+            if event["type"] == "error":  # the same one line and exit code as in-process
+                kinds = {NoOutputDevice.code: NoOutputDevice, EngineError.code: EngineError}
+                raise kinds.get(event.get("code", ""), ReadaloudError)(event["message"])
+            if event["type"] == "utterance_end":
+                return 0 if event.get("completed") else 1
     except KeyboardInterrupt:
         client.call("POST", "/v1/stop")
         return EXIT_INTERRUPTED
@@ -242,19 +247,13 @@ def _to_file(out: Path, utterance, args: argparse.Namespace, config: Config) -> 
 
 
 def _aloud(utterance, args: argparse.Namespace, config: Config) -> int:
-    from readaloud.audio.player import Player
+    from readaloud.audio.player import player_for
     from readaloud.speech.speaker import Speaker, run_mark
     from readaloud.speech.synthesis import prepare
 
     engine = engine_for(args, config).engine
     prepare(engine, utterance, config.speech.first_fragment_words)  # input errors come first
-    player = Player(
-        config.audio.output_device,
-        block_frames=config.audio.block_frames,
-        tail_padding_ms=config.audio.tail_padding_ms,
-        stream_rate=config.audio.sample_rate or None,
-        on_mark=run_mark,
-    )
+    player = player_for(config.audio, on_mark=run_mark)
     speaker = Speaker(
         engine,
         player,

@@ -75,9 +75,6 @@ class Scheduler:
         self.max_queue = max_queue
         self.on_failure = on_failure
         self._lock = threading.Condition()
-        # Held while handing audio to the player, so a stop cannot slip in between the
-        # worker's cancellation check and its enqueue (old audio would play after the stop).
-        self._feed_lock = threading.Lock()
         self._pending: deque[Job] = deque()
         self._current: Job | None = None
         self._listeners: list[Listener] = []
@@ -196,7 +193,10 @@ class Scheduler:
             if 0 <= job.heard_index < len(job.segments):
                 seg = job.segments[job.heard_index]
                 segment = {
-                    "index": job.heard_index, "start": seg.start, "end": seg.end, "text": seg.text
+                    "index": job.heard_index,
+                    "start": seg.start,
+                    "end": seg.end,
+                    "text": seg.text,
                 }
         return {
             "state": state,
@@ -244,16 +244,16 @@ class Scheduler:
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until nothing is speaking or waiting (tests and the CLI use it)."""
         with self._lock:
-            return self._lock.wait_for(
-                lambda: self._current is None and not self._pending, timeout
-            )
+            return self._lock.wait_for(lambda: self._current is None and not self._pending, timeout)
 
     # -- worker ------------------------------------------------------------------------------
 
     def _silence(self, job: Job) -> None:
+        # Cancel first: the player drops any chunk fed with a set cancel flag, so old audio
+        # cannot slip in after the stop, and stop never waits for the worker (which may be
+        # stuck in a sound server that does not answer).
         job.cancel.set()
-        with self._feed_lock:
-            self.player.stop()
+        self.player.stop()
 
     def _run(self) -> None:
         while True:
@@ -292,9 +292,10 @@ class Scheduler:
                 if job.cancel.is_set():
                     return False  # stopped while the output was away: not a failure
                 log.warning("speech failed: %s", error)
-                self._emit({"type": "error", "id": job.id, "message": str(error)})
-                with self._feed_lock:
-                    self.player.stop()
+                self._emit(
+                    {"type": "error", "id": job.id, "message": str(error), "code": error.code}
+                )
+                self.player.stop()
                 if self.on_failure:
                     self.on_failure(error)
                 return False
@@ -332,17 +333,17 @@ class Scheduler:
             if piece.index != last_index:
                 last_index = piece.index
                 mark = self._mark(job, piece.index)
-            with self._feed_lock:
-                if cancel.is_set():
-                    return False
-                self.player.enqueue(piece.chunk.samples, piece.chunk.sample_rate, mark=mark)
+            if cancel.is_set():
+                return False
+            self.player.enqueue(
+                piece.chunk.samples, piece.chunk.sample_rate, mark=mark, cancel=cancel
+            )
             if "enqueued_at" not in job.timings:
                 self._report_timings(job)
             synth_started = time.perf_counter()
-        with self._feed_lock:
-            if cancel.is_set():
-                return False
-            self.player.end_utterance()
+        if cancel.is_set():
+            return False
+        self.player.end_utterance(cancel)
         while not cancel.is_set():
             if self.player.wait(0.05):
                 return True
@@ -355,8 +356,7 @@ class Scheduler:
 
     def _output_back(self, job: Job, timeout: float = 10.0) -> bool:
         """Wait for the sound output to come back; False after ``timeout`` or on cancel."""
-        with self._feed_lock:
-            self.player.stop()  # what was queued for the lost stream: re-made on resuming
+        self.player.stop()  # what was queued for the lost stream: re-made on resuming
         deadline = time.monotonic() + timeout
         while not job.cancel.wait(0.2):
             try:

@@ -132,13 +132,13 @@ class Speaker:
                 last_index = piece.index
                 mark = _event_mark(on_event, piece)
             # Bound the lookahead so a long article does not sit in memory as audio.
-            while (
-                self.player.buffered_seconds > self.max_buffer_seconds and not cancel.is_set()
-            ):
+            while self.player.buffered_seconds > self.max_buffer_seconds and not cancel.is_set():
                 cancel.wait(0.05)
             if cancel.is_set():
                 return
-            self.player.enqueue(piece.chunk.samples, piece.chunk.sample_rate, mark=mark)
+            self.player.enqueue(
+                piece.chunk.samples, piece.chunk.sample_rate, mark=mark, cancel=cancel
+            )
             if report.first_audio_s is None:
                 report.first_audio_s = time.perf_counter() - began
             report.audio_s += piece.chunk.duration
@@ -146,7 +146,7 @@ class Speaker:
                 on_chunk(piece)
             synth_started = time.perf_counter()
         if not cancel.is_set():
-            self.player.end_utterance()
+            self.player.end_utterance(cancel)
 
 
 def _event_mark(listener: EventListener | None, piece: SpokenChunk) -> Callable[[], None] | None:

@@ -143,7 +143,7 @@ class LocalBackend:
     description = "in this process (no readaloud daemon is running)"
 
     def __init__(self, config: Config, on_event: EventSink) -> None:
-        from readaloud.audio.player import Player
+        from readaloud.audio.player import player_for
         from readaloud.engines.registry import choose_engine
         from readaloud.speech.scheduler import Scheduler
         from readaloud.speech.speaker import run_mark
@@ -159,13 +159,7 @@ class LocalBackend:
         )
         self.engine = choice.engine
         self.engine.load()
-        self.player = Player(
-            config.audio.output_device,
-            block_frames=config.audio.block_frames,
-            tail_padding_ms=config.audio.tail_padding_ms,
-            stream_rate=config.audio.sample_rate or None,
-            on_mark=run_mark,
-        )
+        self.player = player_for(config.audio, on_mark=run_mark)
         self.scheduler = Scheduler(
             self.engine,
             self.player,
