@@ -345,6 +345,8 @@ class Daemon:
             deadline = threading.Timer(SHUTDOWN_DEADLINE_S, self._exit_now)
             deadline.daemon = True  # a shutdown that finishes in time is not held up by it
             deadline.start()
+        if self.scheduler is not None:
+            self.scheduler.announce_stopping()
         if self._server is not None:
             self._server.should_exit = True
 

@@ -279,7 +279,8 @@ class Player:
     def stop(self) -> None:
         """Drop everything queued; the sound ends (with a 5 ms fade) within one audio block."""
         with self._lock:
-            sounding = self._queue and not (self._paused and self._pause_tail == 0)
+            # The 5 ms fade-out is only for a stream that is playing it.
+            sounding = self._running and self._has_sound()
             tail = self._take(len(self._fade_down)) if sounding else None
             self._queue.clear()
             self._offset = 0
@@ -332,6 +333,9 @@ class Player:
             ).start()
 
     def _restart(self) -> None:
+        with self._lock:
+            if not self._has_sound():
+                return  # nothing to play: the next enqueue opens and starts the stream
         if self._rate is not None:
             self._ensure_open(self._rate)
         self._ensure_started()

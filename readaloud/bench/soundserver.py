@@ -95,6 +95,13 @@ class PulseServer:
             return
         end_process(process)
 
+    def kill(self) -> None:
+        """SIGKILL, as when the sound server crashes: clients get no goodbye."""
+        process, self._process = self._process, None
+        if process is not None:
+            process.kill()
+            process.wait()
+
     def restart(self) -> None:
         self.stop()
         self.start()

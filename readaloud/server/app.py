@@ -314,6 +314,8 @@ def create_app(
                         yield ": keep-alive\n\n"
                         continue
                     yield f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
+                    if event["type"] == "stopping":
+                        return  # the daemon is shutting down: end the stream cleanly
             finally:
                 scheduler.remove_listener(listener)
 

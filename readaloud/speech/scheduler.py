@@ -234,6 +234,10 @@ class Scheduler:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    def announce_stopping(self) -> None:
+        """Tell listeners the daemon is shutting down (event streams end on it)."""
+        self._emit({"type": "stopping"})
+
     def close(self, timeout: float = 2.0) -> None:
         with self._lock:
             self._closed = True

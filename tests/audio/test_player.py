@@ -630,3 +630,103 @@ def _tell(child: subprocess.Popen[str]) -> None:
     assert child.stdin is not None
     child.stdin.write("go\n")
     child.stdin.flush()
+
+
+STUCK_CHILD = """
+import sys
+import threading
+import time
+import numpy as np
+import readaloud.audio.player as player_module
+from readaloud.audio.player import Player
+from readaloud.errors import NoOutputDevice
+
+def say(*words):
+    print(*words, flush=True)
+
+if sys.argv[1] == "unguarded":
+    # Start the old stream as it is, however long ago it was opened: the call that never returns.
+    player_module.STALE_STREAM_S = 1e9
+tone = (0.5 * np.sin(2 * np.pi * 440 * np.arange(11025) / 22050)).astype(np.float32)
+player = Player()
+player.open(22050)
+say("opened")
+sys.stdin.readline()  # the server was killed
+outcome = []
+
+def feed():
+    began = time.monotonic()
+    try:
+        player.enqueue(tone, 22050)
+        outcome.append("played")
+    except NoOutputDevice as error:
+        outcome.append(f"no-output {time.monotonic() - began:.2f} {error}")
+
+feeder = threading.Thread(target=feed)
+feeder.start()
+time.sleep(0.3)  # the feeder is inside PortAudio now
+began = time.monotonic()
+player.stop()
+player.pause()
+player.resume()
+say(f"control {time.monotonic() - began:.3f}")
+feeder.join()
+say(outcome[0])
+sys.stdin.readline()  # the server is back
+player.enqueue(tone, 22050)
+player.end_utterance()
+say("played", player.wait(timeout=10))
+began = time.monotonic()
+player.close()
+say(f"closed {time.monotonic() - began:.3f}")
+"""
+
+
+@pytest.mark.parametrize("guard", ["guarded", "unguarded"])
+def test_a_sound_server_killed_under_an_open_stream_never_wedges_the_player(
+    pulse: PulseServer, guard: str
+) -> None:
+    """Killed while the stream is open but not started: starting it would block for ever in
+    PortAudio. Guarded, the stale stream is replaced (the error comes at once); unguarded, the
+    call's deadline ends the wait. Either way control stays instant and the sound comes back."""
+    own = PulseServer()
+    own.start()
+    child = subprocess.Popen(
+        [sys.executable, "-c", STUCK_CHILD, guard],
+        env={**os.environ, **own.env},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines = _lines_of(child)
+    try:
+        assert lines.get(timeout=30) == "opened"
+        time.sleep(1.5)  # older than the stale-stream limit
+        own.kill()
+        _tell(child)
+        control = lines.get(timeout=30)
+        assert control.startswith("control ") and float(control.split()[1]) < 0.5, control
+        failed = lines.get(timeout=30).split(" ", 2)
+        assert failed[0] == "no-output", failed
+        assert "No sound output device found" in failed[2]
+        # Guarded: no wait at all; unguarded: the deadline (1 s), not for ever.
+        assert float(failed[1]) < (0.5 if guard == "guarded" else 3.0), failed
+        own.start()
+        with own.capture(RATE) as cap:
+            _tell(child)
+            assert lines.get(timeout=30) == "played True"
+        heard = cap.samples()
+        assert sig.sound_duration(heard, RATE) > 0.4
+        closed = lines.get(timeout=30)
+        assert closed.startswith("closed ") and float(closed.split()[1]) < 2.0, closed
+        # A stuck stream must not make PortAudio's own clean-up abort the process at exit.
+        assert child.wait(timeout=30) == 0, child.stderr.read()  # type: ignore[union-attr]
+        stderr = child.stderr.read()  # type: ignore[union-attr]
+        assert "Traceback" not in stderr and "Assertion" not in stderr, stderr
+        assert ("did not return within" in stderr) == (guard == "unguarded"), stderr
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        own.close()
