@@ -584,11 +584,11 @@ class Player:
         except Exception:
             log.exception("on_mark callback failed for %r", mark)
 
-    # -- internals: shared with the callback (call with _lock held) --------------------------
-
     def _is_idle(self) -> bool:
         with self._lock:
             return not self._queue and not self._feeding
+
+    # -- internals: shared with the callback (call with _lock held) --------------------------
 
     def _has_sound(self) -> bool:
         return bool(self._queue) and not (self._paused and self._pause_tail == 0)
