@@ -10,11 +10,13 @@ import dataclasses
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from readaloud.errors import ConfigError
+from readaloud.keybindings import DEFAULT_BINDINGS, binding_problem, validate_bindings
 
 ENGINES = ("auto", "piper", "xtts", "remote")
 
@@ -31,13 +33,69 @@ def default_config_path() -> Path:
     return xdg_config_home() / "readaloud" / "readaloud.toml"
 
 
+#: The speaking rates a user may ask for: 1 is normal, the pitch stays the same.
+MIN_RATE = 0.25
+MAX_RATE = 4.0
+
+Check = Callable[[Any], "str | None"]
+
+
+def between(low: float, high: float, unit: str = "") -> Check:
+    def check(value: Any) -> str | None:
+        return None if low <= value <= high else f"must be between {low} and {high}{unit}"
+
+    return check
+
+
+def one_of(*choices: str) -> Check:
+    def check(value: Any) -> str | None:
+        return None if value in choices else f"must be one of {', '.join(choices)}"
+
+    return check
+
+
+def matches(pattern: str, expected: str) -> Check:
+    def check(value: Any) -> str | None:
+        return None if re.match(pattern, value) else f"must be {expected}"
+
+    return check
+
+
+def setting(default: Any, check: Check | None = None) -> Any:
+    """A config field with its default and the check its values must pass."""
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata={"check": check})
+    return field(default=default, metadata={"check": check})
+
+
+def _sample_rate(value: int) -> str | None:
+    if value == 0 or 8000 <= value <= 192000:
+        return None
+    return "must be 0 (automatic) or between 8000 and 192000"
+
+
+def _origins(value: tuple[str, ...]) -> str | None:
+    for origin in value:
+        if origin == "*" or not re.match(r"^[a-z][a-z0-9+.-]*://[^/\s]+$", origin):
+            return f"holds {origin!r}: give exact origins such as chrome-extension://<id> (never *)"
+    return None
+
+
+def _remote_url(value: str) -> str | None:
+    if not value or re.match(r"^https?://[^/\s]+", value):
+        return None
+    return "must be an http(s) address such as http://gpu-box:7412/v1"
+
+
 @dataclass(frozen=True)
 class SpeechConfig:
-    engine: str = "auto"
+    engine: str = setting("auto", one_of(*ENGINES))
     voice: str = ""
     language: str = "en"
-    rate: float = 1.0
-    first_fragment_words: int = 6
+    rate: float = setting(1.0, between(MIN_RATE, MAX_RATE))
+    first_fragment_words: int = setting(
+        6, lambda v: None if 0 <= v <= 50 else ("must be between 0 (off) and 50")
+    )
 
 
 @dataclass(frozen=True)
@@ -49,11 +107,11 @@ class PiperConfig:
 @dataclass(frozen=True)
 class AudioConfig:
     device: str = ""
-    sample_rate: int = 0
-    block_frames: int = 256
-    tail_padding_ms: int = 120
-    max_buffer_seconds: float = 20.0
-    idle_close_s: float = 10.0
+    sample_rate: int = setting(0, _sample_rate)
+    block_frames: int = setting(256, between(32, 8192))
+    tail_padding_ms: int = setting(120, between(0, 2000))
+    max_buffer_seconds: float = setting(20.0, between(1, 600))
+    idle_close_s: float = setting(10.0, between(0.1, 3600))
 
     @property
     def output_device(self) -> str | int | None:
@@ -66,36 +124,38 @@ class AudioConfig:
 @dataclass(frozen=True)
 class ServerConfig:
     host: str = "127.0.0.1"
-    port: int = 7412
+    port: int = setting(
+        7412, lambda v: None if 1 <= v <= 65535 else ("must be a TCP port between 1 and 65535")
+    )
     allow_remote: bool = False
     socket: str = ""
-    allowed_origins: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = setting((), _origins)
     extra_hosts: tuple[str, ...] = ()
-    max_body_bytes: int = 8_000_000
+    max_body_bytes: int = setting(8_000_000, between(1024, 100_000_000))
 
 
 @dataclass(frozen=True)
 class OpenAIConfig:
     #: OpenAI voice name (alloy, nova, ...) → local voice id.
-    voices: dict[str, str] = field(default_factory=dict)
-    max_streams: int = 4
+    voices: dict[str, str] = setting({})
+    max_streams: int = setting(4, between(1, 64))
 
 
 @dataclass(frozen=True)
 class RemoteConfig:
-    url: str = ""
+    url: str = setting("", _remote_url)
     api_key_file: str = ""
     voice: str = ""
     model: str = "tts-1"
-    timeout_s: float = 30.0
-    first_byte_timeout_s: float = 3.0
-    retry_after_s: float = 30.0
+    timeout_s: float = setting(30.0, between(0.1, 600, " seconds"))
+    first_byte_timeout_s: float = setting(3.0, between(0.1, 600, " seconds"))
+    retry_after_s: float = setting(30.0, between(0.1, 600, " seconds"))
 
 
 @dataclass(frozen=True)
 class DaemonConfig:
-    feedback: str = "speech"
-    max_queue: int = 32
+    feedback: str = setting("speech", one_of("speech", "earcon", "off"))
+    max_queue: int = setting(32, between(1, 10_000))
 
 
 @dataclass(frozen=True)
@@ -104,26 +164,26 @@ class XttsSettings:
 
     model_dir: str = ""
     voices_dir: str = ""
-    device: str = "auto"
-    precision: str = "fp32"
+    device: str = setting("auto", matches(r"^(auto|cpu|cuda(:\d+)?)$", "auto, cuda, cuda:N or cpu"))
+    precision: str = setting("fp32", one_of("fp32", "fp16", "bf16"))
     voice: str = ""
-    short_text_words: int = 2
-    first_chunk_tokens: int = 8
-    chunk_tokens: int = 32
-    context_frames: int = 12
-    lookahead_frames: int = 4
-    crossfade_ms: float = 40.0
-    max_new_tokens: int = 0
+    short_text_words: int = setting(2, between(0, 10))
+    first_chunk_tokens: int = setting(8, between(1, 200))
+    chunk_tokens: int = setting(32, between(1, 400))
+    context_frames: int = setting(12, between(0, 64))
+    lookahead_frames: int = setting(4, between(0, 64))
+    crossfade_ms: float = setting(40.0, between(0, 200))
+    max_new_tokens: int = setting(0, between(0, 600))
 
 
 @dataclass(frozen=True)
 class HotkeysConfig:
     """Global hotkeys (X11). An empty string turns an action off."""
 
-    read_selection: str = "<super>+<alt>+a"
-    read_clipboard: str = "<super>+<alt>+c"
-    stop: str = "<super>+<alt>+x"
-    pause_resume: str = "<super>+<alt>+<space>"
+    read_selection: str = setting(DEFAULT_BINDINGS["read_selection"], binding_problem)
+    read_clipboard: str = setting(DEFAULT_BINDINGS["read_clipboard"], binding_problem)
+    stop: str = setting(DEFAULT_BINDINGS["stop"], binding_problem)
+    pause_resume: str = setting(DEFAULT_BINDINGS["pause_resume"], binding_problem)
 
     def bindings(self) -> dict[str, str]:
         return dataclasses.asdict(self)
@@ -184,82 +244,6 @@ _SECTIONS: dict[str, type] = {
     "remote": RemoteConfig,
     "xtts": XttsSettings,
 }
-
-
-def _check_value(section: str, key: str, value: Any) -> str | None:
-    """Return why ``value`` is bad for ``section.key``, or None when it is fine."""
-    if section == "hotkeys":
-        from readaloud.integrations.hotkeys import binding_problem
-
-        return binding_problem(value)
-    if section == "speech":
-        if key == "engine" and value not in ENGINES:
-            return f"must be one of {', '.join(ENGINES)}"
-        if key == "rate" and not 0.25 <= value <= 4.0:
-            return "must be between 0.25 and 4.0"
-        if key == "first_fragment_words" and not 0 <= value <= 50:
-            return "must be between 0 (off) and 50"
-    if section == "audio":
-        if key == "sample_rate" and value != 0 and not 8000 <= value <= 192000:
-            return "must be 0 (automatic) or between 8000 and 192000"
-        if key == "block_frames" and not 32 <= value <= 8192:
-            return "must be between 32 and 8192"
-        if key == "tail_padding_ms" and not 0 <= value <= 2000:
-            return "must be between 0 and 2000"
-        if key == "max_buffer_seconds" and not 1 <= value <= 600:
-            return "must be between 1 and 600"
-        if key == "idle_close_s" and not 0.1 <= value <= 3600:
-            return "must be between 0.1 and 3600"
-    if section == "server":
-        if key == "port" and not 1 <= value <= 65535:
-            return "must be a TCP port between 1 and 65535"
-        if key == "max_body_bytes" and not 1024 <= value <= 100_000_000:
-            return "must be between 1024 and 100000000"
-        if key == "allowed_origins":
-            for origin in value:
-                if origin == "*" or not re.match(r"^[a-z][a-z0-9+.-]*://[^/\s]+$", origin):
-                    return (
-                        f"holds {origin!r}: give exact origins such as "
-                        "chrome-extension://<id> (never *)"
-                    )
-    if section == "openai" and key == "max_streams" and not 1 <= value <= 64:
-        return "must be between 1 and 64"
-    if section == "remote":
-        if key == "url" and value and not re.match(r"^https?://[^/\s]+", value):
-            return "must be an http(s) address such as http://gpu-box:7412/v1"
-        if key.endswith("_s") and not 0.1 <= value <= 600:
-            return "must be between 0.1 and 600 seconds"
-    if section == "daemon":
-        if key == "feedback" and value not in ("speech", "earcon", "off"):
-            return "must be one of speech, earcon, off"
-        if key == "max_queue" and not 1 <= value <= 10_000:
-            return "must be between 1 and 10000"
-    if section == "xtts":
-        return _check_xtts(key, value)
-    return None
-
-
-_XTTS_RANGES = {
-    "short_text_words": (0, 10),
-    "first_chunk_tokens": (1, 200),
-    "chunk_tokens": (1, 400),
-    "context_frames": (0, 64),
-    "lookahead_frames": (0, 64),
-    "crossfade_ms": (0, 200),
-    "max_new_tokens": (0, 600),
-}
-
-
-def _check_xtts(key: str, value: Any) -> str | None:
-    if key == "device" and not re.match(r"^(auto|cpu|cuda(:\d+)?)$", value):
-        return "must be auto, cuda, cuda:N or cpu"
-    if key == "precision" and value not in ("fp32", "fp16", "bf16"):
-        return "must be one of fp32, fp16, bf16"
-    if key in _XTTS_RANGES:
-        low, high = _XTTS_RANGES[key]
-        if not low <= value <= high:
-            return f"must be between {low} and {high}"
-    return None
 
 
 def _line_of(text: str, section: str, key: str | None) -> int | None:
@@ -346,7 +330,8 @@ def parse(text: str, path: Path | None = None) -> Config:
                 raise ConfigError(
                     f"{where}: '{section}.{key}' must be a {wanted}, not {value!r}."
                 ) from None
-            problem = _check_value(section, key, value)
+            check = fields[key].metadata.get("check")
+            problem = check(value) if check else None
             if problem:
                 raise ConfigError(
                     f"{where}: '{section}.{key}' = {value!r} {problem.rstrip('.')}"
@@ -354,6 +339,8 @@ def parse(text: str, path: Path | None = None) -> Config:
                 )
             kwargs[key] = value
         sections[section] = cls(**kwargs)
+    if "hotkeys" in sections:  # two actions on one combination: only the section can tell
+        validate_bindings(sections["hotkeys"].bindings(), _where(path, text, "hotkeys", None))
     return Config(**sections, source=path)
 
 

@@ -289,8 +289,9 @@ class Daemon:
 
     async def _serve(self, sockets: list[socket.socket], port: int) -> None:
         from readaloud.integrations import systemd
-        from readaloud.server.app import Services, create_app
+        from readaloud.server.app import create_app
         from readaloud.server.security import load_or_create_token
+        from readaloud.server.services import Services
         from readaloud.server.sockets import allowed_hosts
 
         assert self.scheduler is not None
@@ -301,7 +302,6 @@ class Daemon:
             text_from=self.text_from,
             feedback=self.feedback,
             default_voice=config.speech.voice or None,
-            default_language=None,
             default_rate=config.speech.rate,
             config_changed=self.config_watch.changed,
             openai_voices=dict(config.openai.voices),

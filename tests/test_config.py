@@ -44,6 +44,12 @@ def test_shipped_config_is_the_defaults_and_documents_every_key() -> None:
         ("[server]\nallowed_origins = [\"*\"]\n", "never *"),
         ("[server]\nallowed_origins = \"x\"\n", "must be a list of strings"),
         ("[daemon]\nfeedback = \"loud\"\n", "must be one of speech, earcon, off"),
+        # Two actions on one combination: caught when the file is read (doctor), not at start.
+        (
+            "[hotkeys]\nstop = \"<alt>+<super>+A\"\n",
+            "line 1: 'hotkeys.stop' and 'hotkeys.read_selection' are both",
+        ),
+        ("[audio]\nidle_close_s = 0\n", "'audio.idle_close_s' = 0.0 must be between 0.1 and 3600"),
     ],
 )
 def test_bad_config_names_key_and_line(text: str, message: str) -> None:

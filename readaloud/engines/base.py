@@ -9,9 +9,9 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-#: Speaking rate bounds (1.0 = the voice's natural rate). Beyond these, speech is unintelligible.
-MIN_RATE = 0.25
-MAX_RATE = 4.0
+# Speaking rate bounds (1.0 = the voice's natural rate), set once, beside the config's checks.
+from readaloud.config import MAX_RATE as MAX_RATE
+from readaloud.config import MIN_RATE as MIN_RATE
 
 
 @dataclass(frozen=True)

@@ -19,26 +19,24 @@ import logging
 import re
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import soxr
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from readaloud.audio.encode import FORMATS, Encoder
 from readaloud.engines.base import MAX_RATE, MIN_RATE, Engine
 from readaloud.errors import UnknownVoice
-from readaloud.server.security import error_body
+from readaloud.server.errors import error_fields, error_response
+from readaloud.server.services import VOICE_ID, Services
 from readaloud.speech.scheduler import QueueFull
 from readaloud.speech.synthesis import prepare, synthesize
 from readaloud.speech.utterance import Utterance
 from readaloud.text.segment import Segment
-
-if TYPE_CHECKING:  # app.py includes this router: no import of it at run time
-    from readaloud.server.app import Services
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +89,9 @@ def openai_router(
     ``max_streams`` caps the syntheses running at once for this API (more get 429).
     """
     if voices is None:
-        voices = getattr(services, "openai_voices", None) or {}
+        voices = services.openai_voices
     if max_streams is None:
-        max_streams = int(getattr(services, "openai_max_streams", 4))
-    from readaloud.server.app import VOICE_ID
-
+        max_streams = services.openai_max_streams
     voice_id = re.compile(VOICE_ID)
     voice_map = {name.lower(): local for name, local in voices.items() if local}
     slots = threading.BoundedSemaphore(max_streams)
@@ -120,7 +116,7 @@ def openai_router(
         utterance = Utterance(
             text=request.input,
             voice=voice,
-            language=request.language or services.default_language,
+            language=request.language,  # None: detected, else [speech] language
             rate=request.speed,
         )
         words = services.scheduler.first_fragment_words
@@ -164,13 +160,8 @@ def openai_router(
 
     def model(model_id: str) -> Any:
         if model_id not in MODELS:
-            return JSONResponse(
-                json.loads(
-                    error_body(
-                        "model_not_found", f"The model '{model_id}' does not exist.", "model"
-                    )
-                ),
-                status_code=404,
+            return error_response(
+                404, "model_not_found", f"The model '{model_id}' does not exist.", "model"
             )
         return _model(model_id)
 
@@ -364,7 +355,7 @@ async def _sse(audio: AsyncIterator[bytes]) -> AsyncIterator[str]:
             event = {"type": "speech.audio.delta", "audio": base64.b64encode(data).decode()}
             yield f"data: {json.dumps(event)}\n\n"
     except Exception as error:  # noqa: BLE001 - told to the client as an event
-        failure = json.loads(error_body(type(error).__name__, str(error)))
+        failure = error_fields(type(error).__name__, str(error))
         yield f"data: {json.dumps({'type': 'error', **failure})}\n\n"
         return
     # readaloud counts no tokens; the field is there for clients that read it.

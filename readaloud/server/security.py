@@ -9,12 +9,13 @@ token file, cannot set Authorization without a CORS preflight, and cannot forge 
 from __future__ import annotations
 
 import hmac
-import json
 import os
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
+
+from readaloud.server.errors import BodyTooLarge, error_body
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -172,18 +173,6 @@ class SecurityMiddleware:
             return message
 
         return wrapped
-
-
-class BodyTooLarge(Exception):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"The request body is over {limit} bytes.")
-
-
-def error_body(kind: str, message: str, param: str | None = None) -> bytes:
-    """OpenAI's error shape, which every client of ours (and theirs) can read."""
-    return json.dumps(
-        {"error": {"message": message, "type": kind, "param": param, "code": kind}}
-    ).encode()
 
 
 async def _reply(

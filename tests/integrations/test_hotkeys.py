@@ -11,11 +11,10 @@ import pytest
 from support.xserver import XServer
 
 from readaloud.errors import ConfigError
-from readaloud.integrations.hotkeys import (
+from readaloud.integrations.hotkeys import Hotkeys, HotkeysUnavailable
+from readaloud.keybindings import (
     ACTIONS,
     DEFAULT_BINDINGS,
-    Hotkeys,
-    HotkeysUnavailable,
     binding_problem,
     normalize_binding,
     validate_bindings,

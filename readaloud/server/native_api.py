@@ -1,0 +1,152 @@
+"""The daemon's own API: speak, control playback, status and voices.
+
+Routes: POST /v1/speak, /v1/stop, /v1/pause, /v1/resume, /v1/toggle, /v1/skip;
+GET /v1/status, /v1/voices, /healthz (no token).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from readaloud.config import MAX_RATE, MIN_RATE
+from readaloud.errors import ReadaloudError
+from readaloud.server.services import VOICE_ID, Services
+from readaloud.speech.scheduler import Mode
+from readaloud.speech.utterance import Utterance
+from readaloud.text.extract import MAX_HTML_BYTES, TooLarge
+from readaloud.text.sources import MAX_TEXT_BYTES
+
+
+class SpeakRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = Field(None, description="Text to read.")
+    url: str | None = Field(None, description="An http(s) page to fetch and read.", max_length=8192)
+    html: str | None = Field(None, description="Page HTML to extract the main text from.")
+    source: Literal["selection", "clipboard"] | None = Field(
+        None, description="Read the desktop's primary selection or clipboard."
+    )
+    voice: Annotated[str, Field(pattern=VOICE_ID)] | None = Field(
+        None, description="Voice id from GET /v1/voices."
+    )
+    language: Annotated[str, Field(max_length=35)] | None = Field(
+        None, description="Language code such as en or pt-BR."
+    )
+    # strict: a JSON number, never true/false or "1.5" quietly taken for one
+    rate: float | None = Field(
+        None, ge=MIN_RATE, le=MAX_RATE, strict=True, description="1 is normal speed."
+    )
+    mode: Mode = Field(Mode.INTERRUPT, description="interrupt what plays, or queue behind it")
+
+    @model_validator(mode="after")
+    def one_source(self) -> SpeakRequest:
+        given = [name for name in ("text", "url", "html", "source") if getattr(self, name)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of text, url, html or source")
+        return self
+
+
+class SkipRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    count: int = Field(
+        1, ge=-1000, le=1000, strict=True, description="+1 next sentence, -1 previous"
+    )
+
+
+class Accepted(BaseModel):
+    id: str
+
+
+class Done(BaseModel):
+    ok: bool
+
+
+def _check_size(text: str, limit: int, what: str) -> None:
+    if len(text.encode("utf-8", "surrogatepass")) > limit:
+        raise TooLarge(f"{what} is over {limit // 1_000_000} MB; send it in parts.")
+
+
+def native_router(services: Services) -> APIRouter:
+    router = APIRouter()
+    scheduler = services.scheduler
+
+    @router.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.post("/v1/speak", status_code=202, response_model=Accepted)
+    def speak(request: SpeakRequest) -> Accepted:
+        """Read text, a page (url or html) or the desktop selection/clipboard aloud."""
+        began = time.perf_counter()
+        if request.text is not None:
+            text = request.text
+            _check_size(text, MAX_TEXT_BYTES, "The text")
+        else:
+            kind = "url" if request.url else "html" if request.html else request.source
+            assert kind is not None
+            try:
+                # Pages and their text have the caps typed text and fetched pages have.
+                _check_size(request.html or "", MAX_HTML_BYTES, "The page HTML")
+                text = services.text_from(kind, request.url or request.html)
+                _check_size(text, MAX_TEXT_BYTES, "The page's text")
+            except ReadaloudError as error:
+                services.feedback(error, request.mode)  # the user may see nothing
+                raise
+        utterance = Utterance(
+            text=text,
+            voice=request.voice or services.default_voice,
+            language=request.language,  # None: detected, else [speech] language
+            rate=request.rate if request.rate is not None else services.default_rate,
+        )
+        extract_ms = (time.perf_counter() - began) * 1000
+        return Accepted(id=scheduler.submit(utterance, request.mode, extract_ms=extract_ms))
+
+    # Stop and pause run on the event loop, not in the thread pool: under load a pool thread
+    # can be a long wait away, and these two must act at once (they only take short locks).
+    @router.post("/v1/stop", response_model=Done)
+    async def stop() -> Done:
+        scheduler.stop()
+        return Done(ok=True)
+
+    @router.post("/v1/pause", response_model=Done)
+    async def pause() -> Done:
+        return Done(ok=scheduler.pause())
+
+    @router.post("/v1/resume", response_model=Done)
+    def resume() -> Done:
+        return Done(ok=scheduler.resume())
+
+    @router.post("/v1/toggle")
+    def toggle() -> dict[str, str]:
+        return {"state": scheduler.toggle()}
+
+    @router.post("/v1/skip", response_model=Done)
+    def skip(request: SkipRequest) -> Done:
+        return Done(ok=scheduler.skip(request.count))
+
+    @router.get("/v1/status")
+    def status() -> dict[str, Any]:
+        changed = services.config_changed() if services.config_changed else None
+        return {
+            **scheduler.status(),
+            "engine_reason": services.engine_reason,
+            "config_changed": changed,
+        }
+
+    @router.get("/v1/voices")
+    def voices() -> dict[str, Any]:
+        engine = scheduler.engine
+        return {
+            "engine": services.engine_reason,
+            "voices": [
+                {"id": v.id, "engine": v.engine, "languages": list(v.languages),
+                 "description": v.description}
+                for v in engine.voices()
+            ],
+        }
+
+    return router

@@ -1,0 +1,29 @@
+"""What the API's routers need from the daemon: built once in daemon.py, passed to each router."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from readaloud.errors import ReadaloudError
+from readaloud.speech.scheduler import Mode, Scheduler
+
+#: Voice ids are names, never file paths.
+VOICE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,127}$"
+
+
+@dataclass
+class Services:
+    scheduler: Scheduler
+    engine_reason: str
+    #: source name ("url", "html", "selection", "clipboard") → callable returning text to read.
+    text_from: Callable[[str, str | None], str]
+    #: Say a failure aloud (the user may not see the client that asked).
+    feedback: Callable[[ReadaloudError, Mode], None]
+    default_voice: str | None
+    default_rate: float
+    #: None while the config file is as the daemon loaded it, else what to do (restart).
+    config_changed: Callable[[], str | None] | None = None
+    #: The OpenAI-compatible endpoint: OpenAI voice name → local voice id, and stream limit.
+    openai_voices: dict[str, str] = field(default_factory=dict)
+    openai_max_streams: int = 4
