@@ -15,10 +15,7 @@ from readaloud import __version__
 from readaloud.commands import bench, control, speak, speechd, system, xtts
 from readaloud.config import default_config_path
 from readaloud.config import load as load_config
-from readaloud.errors import ReadaloudError
-
-EXIT_INTERRUPTED = 130
-EXIT_INTERNAL = 70
+from readaloud.errors import ExitCode, ReadaloudError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command is None:
         parser.print_help()
-        return 2
+        return ExitCode.BAD_INPUT
     try:
         config = load_config(args.config)
         if args.model_dir is not None:
@@ -73,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"readaloud: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     except Exception as error:  # a bug: still one line, details with -v
         if args.verbose:
             traceback.print_exc()
@@ -82,4 +79,4 @@ def main(argv: Sequence[str] | None = None) -> int:
             "Run again with -v for details and report it.",
             file=sys.stderr,
         )
-        return EXIT_INTERNAL
+        return ExitCode.INTERNAL_ERROR

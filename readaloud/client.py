@@ -12,6 +12,7 @@ import httpx2
 from readaloud.errors import (
     BadInput,
     EngineError,
+    ExitCode,
     NoOutputDevice,
     ReadaloudError,
     UnknownVoice,
@@ -20,7 +21,7 @@ from readaloud.errors import (
 
 
 class DaemonNotRunning(ReadaloudError):
-    exit_code = 8
+    exit_code = ExitCode.NO_DAEMON
 
 
 class DaemonError(ReadaloudError):
@@ -37,7 +38,11 @@ _BY_TYPE: dict[str, type[ReadaloudError]] = {
 }
 #: Exit codes README documents for failures the daemon reports under other type names, so
 #: a command exits the same whether the daemon or this process found the problem.
-_EXIT_BY_TYPE = {"PageUnavailable": 6, "QueueFull": 7, "DesktopUnavailable": 10}
+_EXIT_BY_TYPE = {
+    "PageUnavailable": ExitCode.PAGE_UNREACHABLE,
+    "QueueFull": ExitCode.QUEUE_FULL,
+    "DesktopUnavailable": ExitCode.NO_DESKTOP,
+}
 _BAD_INPUT_STATUSES = (400, 413, 415)
 
 

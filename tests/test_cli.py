@@ -165,3 +165,16 @@ def test_bad_config_file_names_the_line(tmp_path: Path) -> None:
     assert_one_line_error(
         run_readaloud("--config", str(cfg), "voices"), 3, "line 3", "unknown key 'speed'"
     )
+
+
+def test_the_readme_lists_every_exit_code_once() -> None:
+    """One table of exit codes (errors.ExitCode), and the README's table says the same."""
+    import re
+    from pathlib import Path
+
+    from readaloud.errors import ExitCode
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    listed = [int(code) for code in re.findall(r"^\| (\d+) \| ", readme, re.MULTILINE)]
+    assert sorted(listed) == sorted(int(code) for code in ExitCode)
+    assert len(set(ExitCode)) == len(ExitCode.__members__), "two names for one exit code"

@@ -15,7 +15,7 @@ from readaloud.bench import measure
 from readaloud.bench.harness import DaemonProcess
 from readaloud.bench.soundserver import SINK, PulseServer
 from readaloud.bench.texts import FIRST_SENTENCE, article
-from readaloud.errors import ReadaloudError
+from readaloud.errors import ExitCode, ReadaloudError
 
 #: What the project aims for on a 2-core CPU with Piper (issue "Performance").
 TARGETS = {
@@ -37,7 +37,7 @@ class Options:
 
 
 class BenchError(ReadaloudError):
-    exit_code = 12
+    exit_code = ExitCode.BENCH_FAILED
 
 
 def machine() -> dict[str, object]:

@@ -14,11 +14,16 @@ from typing import Any
 
 from readaloud.commands.common import add_voice_options, client_for, engine_for
 from readaloud.config import Config
-from readaloud.errors import BadInput, EngineError, NoOutputDevice, ReadaloudError
+from readaloud.errors import (
+    BadInput,
+    EngineError,
+    ExitCode,
+    NoOutputDevice,
+    ReadaloudError,
+)
 
 log = logging.getLogger("readaloud")
 
-EXIT_INTERRUPTED = 130
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:(?!\\)")  # a scheme, not a Windows drive
 
 
@@ -222,7 +227,7 @@ def _via_daemon(client, body: dict[str, Any], wait: bool) -> int:
                 return 0 if event.get("completed") else 1
     except KeyboardInterrupt:
         client.call("POST", "/v1/stop")
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
 
 
 def _to_file(out: Path, utterance, args: argparse.Namespace, config: Config) -> int:
@@ -271,7 +276,7 @@ def _aloud(utterance, args: argparse.Namespace, config: Config) -> int:
         player.open(engine.sample_rate)  # a missing sound server is reported before loading
         engine.load()
         if interrupted.is_set():
-            return EXIT_INTERRUPTED
+            return ExitCode.INTERRUPTED
         report = speaker.speak(utterance)
         log.info(
             "first audio after %.0f ms (engine %.0f ms), %.1f s of speech, RTF %.3f, "
@@ -286,4 +291,4 @@ def _aloud(utterance, args: argparse.Namespace, config: Config) -> int:
         player.close()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    return EXIT_INTERRUPTED if interrupted.is_set() else 0
+    return ExitCode.INTERRUPTED if interrupted.is_set() else 0

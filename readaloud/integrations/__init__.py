@@ -6,13 +6,13 @@ with a short ``spoken`` phrase for when nobody can see the screen.
 
 from __future__ import annotations
 
-from readaloud.errors import ReadaloudError
+from readaloud.errors import ExitCode, ReadaloudError
 
 
 class DesktopUnavailable(ReadaloudError):
     """The desktop session (display server, clipboard tool, hotkey support) cannot be used."""
 
-    exit_code = 10
+    exit_code = ExitCode.NO_DESKTOP
     spoken = "The desktop session cannot be reached."
 
     def __init__(self, message: str, spoken: str | None = None) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from readaloud.config import xdg_config_home
-from readaloud.errors import ReadaloudError
+from readaloud.errors import ExitCode, ReadaloudError
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ SYSTEMCTL_TIMEOUT_S = 30.0
 class ServiceError(ReadaloudError):
     """The user service could not be installed, enabled or removed."""
 
-    exit_code = 11
+    exit_code = ExitCode.SERVICE_SETUP
     spoken = "Could not set up the readaloud service."
 
 

@@ -7,11 +7,11 @@ import os
 import socket
 from pathlib import Path
 
-from readaloud.errors import ReadaloudError
+from readaloud.errors import ExitCode, ReadaloudError
 
 
 class AddressInUse(ReadaloudError):
-    exit_code = 9
+    exit_code = ExitCode.ADDRESS_IN_USE
 
 
 def bind_unix(path: Path) -> socket.socket:

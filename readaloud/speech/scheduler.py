@@ -17,7 +17,7 @@ from typing import Any
 
 from readaloud.audio.player import Player
 from readaloud.engines.base import Engine
-from readaloud.errors import NoOutputDevice, ReadaloudError
+from readaloud.errors import ExitCode, NoOutputDevice, ReadaloudError
 from readaloud.speech.synthesis import prepare, synthesize
 from readaloud.speech.utterance import Utterance
 from readaloud.text.segment import Segment
@@ -36,7 +36,7 @@ class Mode(StrEnum):
 class QueueFull(ReadaloudError):
     """Too many requests are waiting; the client should retry later (HTTP 429)."""
 
-    exit_code = 7
+    exit_code = ExitCode.QUEUE_FULL
 
 
 @dataclass

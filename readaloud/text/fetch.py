@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import httpx2
 
 from readaloud import __version__
-from readaloud.errors import BadInput, ReadaloudError
+from readaloud.errors import BadInput, ExitCode, ReadaloudError
 from readaloud.text.extract import (
     Document,
     NotReadable,
@@ -80,7 +80,7 @@ class UnsupportedURL(BadInput):
 class PageUnavailable(ReadaloudError):
     """The page could not be had: no answer, an error status, a timeout, a redirect loop."""
 
-    exit_code = 6
+    exit_code = ExitCode.PAGE_UNREACHABLE
     spoken = "Could not open the page."
 
 

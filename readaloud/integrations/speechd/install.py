@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from readaloud.config import xdg_config_home, xdg_data_home
-from readaloud.errors import ReadaloudError
+from readaloud.errors import ExitCode, ReadaloudError
 
 MODULE = "readaloud"
 EXECUTABLE = "sd_readaloud"
@@ -53,7 +53,7 @@ _ADD_MODULE = re.compile(r"^\s*AddModule\s", re.IGNORECASE | re.MULTILINE)
 class SpeechdSetupError(ReadaloudError):
     """The speechd registration could not be written or removed."""
 
-    exit_code = 12
+    exit_code = ExitCode.SPEECHD_SETUP
     spoken = "Could not set up Speech Dispatcher."
 
 
