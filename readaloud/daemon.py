@@ -107,13 +107,7 @@ class Daemon:
         from readaloud.speech.speaker import run_mark
 
         config = self.config
-        choice = choose_engine(
-            self.engine_name,
-            piper_voices_dir=config.piper_voices_dir,
-            default_voice=config.speech.voice or None,
-            use_cuda=config.piper.use_cuda,
-            config=config,
-        )
+        choice = choose_engine(self.engine_name, config=config)
         self.engine, self.engine_reason = SharedEngine(choice.engine), choice.reason
         self.engine.load()
         self._warm_up()

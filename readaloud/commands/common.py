@@ -29,13 +29,7 @@ def add_voice_options(parser: argparse.ArgumentParser) -> None:
 def engine_for(args: argparse.Namespace, config: Config):
     from readaloud.engines.registry import choose_engine
 
-    return choose_engine(
-        getattr(args, "engine", None) or config.speech.engine,
-        piper_voices_dir=config.piper_voices_dir,
-        default_voice=config.speech.voice or None,
-        use_cuda=config.piper.use_cuda,
-        config=config,
-    )
+    return choose_engine(getattr(args, "engine", None) or config.speech.engine, config=config)
 
 
 def client_for(args: argparse.Namespace, config: Config):

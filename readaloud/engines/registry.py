@@ -30,23 +30,21 @@ class EngineChoice:
 
 
 def choose_engine(
-    name: str,
+    name: str | None = None,
     *,
-    piper_voices_dir: Path | None = None,
-    default_voice: str | None = None,
-    use_cuda: bool = False,
     config: Config | None = None,
     cuda_available: Callable[[], bool] | None = None,
 ) -> EngineChoice:
-    """Build (not load) the engine called ``name`` (``auto``, ``piper`` or ``xtts``)."""
+    """Build (not load) the engine ``config`` describes: the one way to build one.
+
+    ``name`` (``auto``, ``piper``, ``xtts``, ``remote``) overrides ``[speech] engine``, as
+    ``--engine`` does.
+    """
+    config = config or Config()
+    name = name or config.speech.engine
     if name not in ENGINES:
         raise BadInput(f"Unknown engine '{name}'; choose {', '.join(ENGINES)}.")
-    config = config or Config()
-    piper = _piper(
-        piper_voices_dir or config.piper_voices_dir,
-        default_voice if default_voice is not None else config.speech.voice or None,
-        use_cuda or config.piper.use_cuda,
-    )
+    piper = _piper(config.piper_voices_dir, config.speech.voice or None, config.piper.use_cuda)
     why = ""
     if name == "xtts":
         from readaloud.engines.xtts.checkpoint import ModelFiles

@@ -150,13 +150,7 @@ class LocalBackend:
 
         # Piper, not the configured engine: this is a stand-in, and XTTS would take a GPU and
         # a minute to load inside speechd's module.
-        choice = choose_engine(
-            "piper",
-            piper_voices_dir=config.piper_voices_dir,
-            default_voice=config.speech.voice or None,
-            use_cuda=config.piper.use_cuda,
-            config=config,
-        )
+        choice = choose_engine("piper", config=config)
         self.engine = choice.engine
         self.engine.load()
         self.player = player_for(config.audio, on_mark=run_mark)
