@@ -324,9 +324,8 @@ def parse(text: str, path: Path | None = None) -> Config:
             try:
                 value = _coerce(expected, value)
             except TypeError:
-                wanted = {tuple: "list of strings", dict: "table of strings"}.get(
-                    expected, expected.__name__
-                )
+                names: dict[type, str] = {tuple: "list of strings", dict: "table of strings"}
+                wanted = names.get(expected, expected.__name__)
                 raise ConfigError(
                     f"{where}: '{section}.{key}' must be a {wanted}, not {value!r}."
                 ) from None

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import uvicorn
@@ -24,10 +25,13 @@ from readaloud.errors import NoOutputDevice, ReadaloudError
 from readaloud.speech.scheduler import Mode, Scheduler
 from readaloud.speech.utterance import Utterance
 
+if TYPE_CHECKING:
+    from readaloud.integrations.hotkeys import Hotkeys
+
 log = logging.getLogger(__name__)
 
 #: How long a graceful shutdown may wait for open connections (event streams) to finish.
-SHUTDOWN_GRACE_S = 1.0
+SHUTDOWN_GRACE_S = 1
 #: After SIGTERM the process ends within this, whatever hangs (a sound server that does not
 #: answer, a stuck engine): systemd would otherwise hold the user's logout for its stop timeout.
 SHUTDOWN_DEADLINE_S = 1.8
@@ -91,8 +95,8 @@ class Daemon:
         self.want_hotkeys = hotkeys
         self.config_watch = ConfigWatch(config)
         self.scheduler: Scheduler | None = None
-        self._hotkeys = None
-        self._server = None
+        self._hotkeys: Hotkeys | None = None
+        self._server: uvicorn.Server | None = None
         self._unheard = threading.Event()  # a request failed for want of sound, not yet told
         self._sound_watch: threading.Thread | None = None
         self._stopping = threading.Event()

@@ -7,4 +7,5 @@ scripts/setup.sh test
 .venv/bin/ruff check readaloud tests bench
 # No import cycles, and the layers of STYLE.md point inward ([tool.importlinter] in pyproject.toml).
 .venv/bin/lint-imports --no-cache
+.venv/bin/mypy readaloud
 exec .venv/bin/python -m pytest "$@"

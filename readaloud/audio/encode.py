@@ -94,7 +94,9 @@ class Encoder:
         self.sample_rate = sample_rate
         self._sink = _Sink()
         self._container = av.open(self._sink, mode="w", format=spec.muxer, options=spec.options)
-        self._stream = self._container.add_stream(spec.codec, rate=sample_rate, layout="mono")
+        self._stream: av.AudioStream = self._container.add_stream(  # type: ignore[assignment]
+            spec.codec, rate=sample_rate, layout="mono"
+        )
         if spec.bit_rate:
             self._stream.codec_context.bit_rate = spec.bit_rate
         self._frames = 0

@@ -17,9 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from readaloud.audio.portaudio import DEADLINE_S, SoundOutputStuck, portaudio, sd
+from readaloud.audio.portaudio import DEADLINE_S, SoundOutputStuck, portaudio
 from readaloud.audio.resample import ChunkResampler, Piece
 from readaloud.errors import NoOutputDevice
+
+try:
+    import sounddevice as sd
+except OSError:  # libportaudio2 is missing: playback is impossible, writing files still works
+    sd = None
 
 if TYPE_CHECKING:
     from readaloud.config import AudioConfig

@@ -30,7 +30,7 @@ from readaloud.errors import NoOutputDevice
 try:
     import sounddevice as sd
 except OSError:  # libportaudio2 is missing: playback is impossible, writing files still works
-    sd = None  # type: ignore[assignment]
+    sd = None
 
 log = logging.getLogger(__name__)
 

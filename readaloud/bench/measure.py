@@ -109,7 +109,9 @@ def first_sound(daemon: DaemonProcess, recorder: Recorder, text: str, runs: int)
 
 def control(daemon: DaemonProcess, recorder: Recorder, text: str, runs: int) -> dict:
     """Stop → silence, pause → silence, resume → sound, at the sound server."""
-    stop, pause, resume = [], [], []
+    stop: list[float] = []
+    pause: list[float] = []
+    resume: list[float] = []
     for _ in range(runs):
         for action in ("stop", "pause"):
             daemon.post("/v1/stop")

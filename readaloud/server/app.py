@@ -40,7 +40,7 @@ def create_app(
     app.include_router(events_router(services))
     app.include_router(openai_router(services))
     app.add_middleware(
-        SecurityMiddleware,  # type: ignore[arg-type]
+        SecurityMiddleware,
         token=token,
         allowed_hosts=allowed_hosts,
         allowed_origins=allowed_origins,

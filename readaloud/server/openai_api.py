@@ -195,8 +195,9 @@ def openai_router(
         return {"object": "list", "default": default, "voices": named + own}
 
     # The audio in the format asked for, or OpenAI's events with stream_format "sse".
-    streamed = {f.media_type: {} for f in FORMATS.values()} | {"text/event-stream": {}}
-    audio_response = {200: {"content": streamed}}
+    streamed: dict[str, Any] = {f.media_type: {} for f in FORMATS.values()}
+    streamed["text/event-stream"] = {}
+    audio_response: dict[int | str, dict[str, Any]] = {200: {"content": streamed}}
     router.add_api_route(
         "/v1/audio/speech",
         speech,
@@ -230,7 +231,11 @@ class _SpeechResponse(StreamingResponse):
     finished, client gone (Starlette cancels the send), or never iterated at all."""
 
     def __init__(
-        self, content: AsyncIterator[bytes], *, on_close: Callable[[], None], **kwargs: Any
+        self,
+        content: AsyncIterator[bytes] | AsyncIterator[str],
+        *,
+        on_close: Callable[[], None],
+        **kwargs: Any,
     ) -> None:
         super().__init__(content, **kwargs)
         self._on_close = on_close

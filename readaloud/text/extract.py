@@ -173,6 +173,7 @@ def _main_text(html: str, url: str | None) -> tuple[str | None, str]:
         # wants the menu or the page footer read out.
         prune_xpath=_CHROME,
     )
+    assert not isinstance(found, dict)  # a dict only with as_dict=True
     title = _clean_title(found.title) if found is not None else None
     body = trafilatura_to_text(found.body) if found is not None and found.body is not None else ""
     if len(body) >= _SHORT_PAGE_CHARS:

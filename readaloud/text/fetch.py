@@ -252,7 +252,7 @@ def _status(response: httpx2.Response) -> str:
 
 
 def _network_reason(error: httpx2.HTTPError, host: str, place: str) -> str:
-    causes = []
+    causes: list[BaseException] = []
     cause: BaseException | None = error
     while cause is not None and len(causes) < 10:
         causes.append(cause)

@@ -7,6 +7,7 @@ Engine protocol on top of them). Importing this package does not import torch.
 """
 
 from readaloud.engines.xtts.checkpoint import ModelFiles, default_model_dir, find_model
-from readaloud.engines.xtts.engine import XttsEngine, XttsOptions
+from readaloud.engines.xtts.engine import XttsEngine
+from readaloud.engines.xtts.options import XttsOptions
 
 __all__ = ["ModelFiles", "XttsEngine", "XttsOptions", "default_model_dir", "find_model"]

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,8 +51,9 @@ class XttsEngine:
     def __init__(self, options: XttsOptions | None = None) -> None:
         self.options = options or XttsOptions()
         self.store = VoiceStore(self.options.voices_dir or default_voices_dir())
-        self._loaded = None  # loader.LoadedModel
-        self._synthesizer = None  # streaming.Synthesizer
+        # Set by load(); the model classes import PyTorch, so they are not named at import.
+        self._loaded: Any = None  # loader.LoadedModel
+        self._synthesizer: Any = None  # streaming.Synthesizer
         self._studio: dict[str, XttsVoice] | None = None
         self._conditioning: dict[tuple[str, float], object] = {}
         self._lock = threading.Lock()

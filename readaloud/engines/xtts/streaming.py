@@ -24,6 +24,7 @@ import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -341,7 +342,7 @@ class _out_of_memory_guard:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type, exc, traceback) -> bool:  # noqa: ANN001
+    def __exit__(self, exc_type, exc, traceback) -> Literal[False]:  # noqa: ANN001
         if exc_type is not None and issubclass(exc_type, torch.cuda.OutOfMemoryError):
             torch.cuda.empty_cache()
             raise XttsOutOfMemory(

@@ -173,6 +173,7 @@ def uninstall(paths: SpeechdPaths | None = None) -> str:
             original = Path(copied.group(1)) if copied else None
             unchanged = (
                 original is not None
+                and copied is not None
                 and original.is_file()
                 and (rest[copied.end() :].rstrip("\n") == (_read(original) or "").rstrip("\n"))
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from readaloud.engines.base import MAX_RATE, MIN_RATE
 
@@ -54,7 +55,7 @@ class Settings:
 
         Unknown names are ignored (speechd adds some over time); a bad value raises BadSetting.
         """
-        changes: dict[str, object] = {}
+        changes: dict[str, Any] = {}
         for name, raw in values.items():
             value = raw.strip()
             if name in _NUMBERS:
