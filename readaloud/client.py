@@ -18,6 +18,7 @@ from readaloud.errors import (
     UnknownVoice,
     UnsupportedLanguage,
 )
+from readaloud.speech.events import Connected, Event, parse_event
 
 
 class DaemonNotRunning(ReadaloudError):
@@ -90,17 +91,20 @@ class DaemonClient:
             raise failure
         return data
 
-    def events(self) -> Iterator[dict[str, Any]]:
-        """Follow the daemon's event stream (blocks; stop iterating to close)."""
+    def events(self) -> Iterator[Event]:
+        """Follow the daemon's event stream (blocks; stop iterating to close). ``Connected``
+        comes first; kinds this version does not know are left out."""
         with self._client.stream("GET", "/v1/events", timeout=None) as response:
             kind = None
             for line in response.iter_lines():
                 if line == ": connected":
-                    yield {"type": "connected"}
+                    yield Connected()
                 elif line.startswith("event: "):
                     kind = line[7:]
                 elif line.startswith("data: ") and kind:
-                    yield json.loads(line[6:])
+                    event = parse_event(json.loads(line[6:]))
+                    if event is not None:
+                        yield event
                     kind = None
 
     def close(self) -> None:

@@ -22,6 +22,7 @@ import uvicorn
 
 from readaloud.config import Config, ConfigWatch
 from readaloud.errors import NoOutputDevice, ReadaloudError
+from readaloud.speech.events import Event, SegmentStarted
 from readaloud.speech.scheduler import Mode, Scheduler
 from readaloud.speech.utterance import Utterance
 
@@ -155,7 +156,7 @@ class Daemon:
         queued = request_mode is Mode.QUEUE
         try:
             if mode == "earcon":
-                if queued and self.scheduler.status()["state"] != "idle":
+                if queued and self.scheduler.status().state != "idle":
                     return
                 self._play_earcon()
             else:
@@ -185,7 +186,7 @@ class Daemon:
                 self.player.open(self.engine.sample_rate)
             except NoOutputDevice:
                 continue
-            if self._unheard.is_set() and self.scheduler.status()["state"] == "idle":
+            if self._unheard.is_set() and self.scheduler.status().state == "idle":
                 self._unheard.clear()
                 log.warning("the sound output is back; telling the user what was missed")
                 if self.config.daemon.feedback == "earcon":
@@ -195,8 +196,8 @@ class Daemon:
             return
         self._unheard.clear()
 
-    def _on_event(self, event: dict) -> None:
-        if event["type"] == "segment_start":
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, SegmentStarted):
             self._unheard.clear()  # the user hears speech again: no need to tell them
 
     def _play_earcon(self) -> None:

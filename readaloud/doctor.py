@@ -168,13 +168,13 @@ def speak_summary(results: list[CheckResult], config: Config) -> None:
     from readaloud.audio.player import player_for
     from readaloud.engines.piper import PiperEngine
     from readaloud.errors import ReadaloudError
-    from readaloud.speech.speaker import Speaker
+    from readaloud.speech.speaker import Speaker, run_mark
     from readaloud.speech.utterance import Utterance
 
     try:
         engine = PiperEngine(config.piper_voices_dir)
-        with player_for(config.audio) as player:
-            Speaker(engine, player).speak(Utterance(summary(results)))
+        with player_for(config.audio, on_mark=run_mark) as player, Speaker(engine, player) as s:
+            s.speak(Utterance(summary(results)))
     except ReadaloudError as error:
         print(f"(could not speak the summary: {error})")
 

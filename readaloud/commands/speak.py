@@ -21,6 +21,7 @@ from readaloud.errors import (
     NoOutputDevice,
     ReadaloudError,
 )
+from readaloud.speech.events import Connected, Event, SpeechFailed, UtteranceEnded
 
 log = logging.getLogger("readaloud")
 
@@ -205,26 +206,26 @@ def _via_daemon(client, body: dict[str, Any], wait: bool) -> int:
         answer = client.call("POST", "/v1/speak", body)
         log.info("the daemon speaks it as %s", answer["id"])
         return 0
-    events: queue.Queue[dict[str, Any]] = queue.Queue()
+    events: queue.Queue[Event] = queue.Queue()
 
     def follow() -> None:
         for event in client.events():
             events.put(event)
 
     threading.Thread(target=follow, daemon=True).start()
-    if events.get(timeout=10).get("type") != "connected":
+    if not isinstance(events.get(timeout=10), Connected):
         raise BadInput("The daemon's event stream did not start.")
     utterance_id = client.call("POST", "/v1/speak", body)["id"]
     try:
         while True:
             event = events.get()
-            if event.get("id") != utterance_id:
+            if getattr(event, "id", None) != utterance_id:
                 continue
-            if event["type"] == "error":  # the same one line and exit code as in-process
+            if isinstance(event, SpeechFailed):  # the same one line and exit code as in-process
                 kinds = {NoOutputDevice.code: NoOutputDevice, EngineError.code: EngineError}
-                raise kinds.get(event.get("code", ""), ReadaloudError)(event["message"])
-            if event["type"] == "utterance_end":
-                return 0 if event.get("completed") else 1
+                raise kinds.get(event.code, ReadaloudError)(event.message)
+            if isinstance(event, UtteranceEnded):
+                return 0 if event.completed else ExitCode.FAILED
     except KeyboardInterrupt:
         client.call("POST", "/v1/stop")
         return ExitCode.INTERRUPTED
@@ -288,6 +289,7 @@ def _aloud(utterance, args: argparse.Namespace, config: Config) -> int:
             report.underruns,
         )
     finally:
+        speaker.close()
         player.close()
         for signum, handler in previous.items():
             signal.signal(signum, handler)

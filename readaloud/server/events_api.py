@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from readaloud.server.services import Services
+from readaloud.speech.events import Event, Stopping
 
 
 def events_router(services: Services) -> APIRouter:
@@ -28,8 +29,8 @@ def events_router(services: Services) -> APIRouter:
             if not queue.full():  # a stalled client loses events, never slows speech
                 queue.put_nowait(event)
 
-        def listener(event: dict[str, Any]) -> None:
-            loop.call_soon_threadsafe(put, event)
+        def listener(event: Event) -> None:
+            loop.call_soon_threadsafe(put, event.to_dict())
 
         scheduler.add_listener(listener)
 
@@ -43,7 +44,7 @@ def events_router(services: Services) -> APIRouter:
                         yield ": keep-alive\n\n"
                         continue
                     yield f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
-                    if event["type"] == "stopping":
+                    if event["type"] == Stopping.type:
                         return  # the daemon is shutting down: end the stream cleanly
             finally:
                 scheduler.remove_listener(listener)

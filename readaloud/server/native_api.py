@@ -132,7 +132,7 @@ def native_router(services: Services) -> APIRouter:
     def status() -> dict[str, Any]:
         changed = services.config_changed() if services.config_changed else None
         return {
-            **scheduler.status(),
+            **scheduler.status().to_dict(),
             "engine_reason": services.engine_reason,
             "config_changed": changed,
         }

@@ -13,18 +13,30 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 from readaloud.audio.player import Player
 from readaloud.engines.base import Engine
 from readaloud.errors import ExitCode, NoOutputDevice, ReadaloudError
-from readaloud.speech.synthesis import prepare, synthesize
+from readaloud.speech.events import (
+    Event,
+    Paused,
+    Resumed,
+    SegmentInfo,
+    SegmentStarted,
+    SpeechFailed,
+    SpeechStatus,
+    Stopping,
+    UtteranceEnded,
+    UtteranceQueued,
+    UtteranceStarted,
+    UtteranceTiming,
+)
+from readaloud.speech.synthesis import SpokenChunk, prepare, synthesize
 from readaloud.speech.utterance import Utterance
 from readaloud.text.segment import Segment
 
 log = logging.getLogger(__name__)
 
-Event = dict[str, Any]
 Listener = Callable[[Event], None]
 
 
@@ -67,6 +79,7 @@ class Scheduler:
         max_buffer_seconds: float = 20.0,
         max_queue: int = 32,
         on_failure: Callable[[ReadaloudError], None] | None = None,
+        on_chunk: Callable[[str, SpokenChunk], None] | None = None,
     ) -> None:
         self.engine = engine
         self.player = player
@@ -74,6 +87,8 @@ class Scheduler:
         self.max_buffer_seconds = max_buffer_seconds
         self.max_queue = max_queue
         self.on_failure = on_failure
+        #: ``on_chunk(utterance_id, chunk)`` for every chunk handed to the player.
+        self.on_chunk = on_chunk
         self._lock = threading.Condition()
         self._pending: deque[Job] = deque()
         self._current: Job | None = None
@@ -126,8 +141,8 @@ class Scheduler:
             self._silence(interrupted)
             self.player.resume()  # a new request ends a pause
         for old in dropped:
-            self._emit({"type": "utterance_end", "id": old.id, "completed": False})
-        self._emit({"type": "utterance_queued", "id": job.id, "segments": len(segments)})
+            self._emit(UtteranceEnded(old.id, completed=False))
+        self._emit(UtteranceQueued(job.id, len(segments)))
         return job.id
 
     def stop(self) -> None:
@@ -141,20 +156,20 @@ class Scheduler:
         else:
             self.player.stop()
         for old in dropped:
-            self._emit({"type": "utterance_end", "id": old.id, "completed": False})
+            self._emit(UtteranceEnded(old.id, completed=False))
 
     def pause(self) -> bool:
         if self._current is None:
             return False
         self.player.pause()
-        self._emit({"type": "paused"})
+        self._emit(Paused())
         return True
 
     def resume(self) -> bool:
         if not self.player.paused:
             return False
         self.player.resume()
-        self._emit({"type": "resumed"})
+        self._emit(Resumed())
         return True
 
     def toggle(self) -> str:
@@ -163,7 +178,7 @@ class Scheduler:
             self.resume()
         else:
             self.pause()
-        return self.status()["state"]
+        return self.status().state
 
     def skip(self, count: int = 1) -> bool:
         """Move by whole sentences (segments): +1 next, -1 back to the previous one."""
@@ -180,35 +195,26 @@ class Scheduler:
         self._silence(job)
         return True
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> SpeechStatus:
         with self._lock:
             job = self._current
             queued = len(self._pending)
             if job is not None and job.cancel.is_set() and not job.restart:
                 job = None  # stopped: the worker is only winding down its last synthesis call
-        state = "idle"
         segment = None
-        if job is not None:
-            state = "paused" if self.player.paused else "speaking"
-            if 0 <= job.heard_index < len(job.segments):
-                seg = job.segments[job.heard_index]
-                segment = {
-                    "index": job.heard_index,
-                    "start": seg.start,
-                    "end": seg.end,
-                    "text": seg.text,
-                }
-        return {
-            "state": state,
-            "utterance": job.id if job else None,
-            "segment": segment,
-            "queued": queued,
-            "engine": getattr(self.engine, "name", "?"),
-            # Blocks played with nothing to play mid-utterance (gaps), and blocks the device
-            # ran dry waiting for the audio callback (a starved CPU), since the daemon started.
-            "underruns": self.player.underruns,
-            "xruns": self.player.xruns,
-        }
+        if job is not None and 0 <= job.heard_index < len(job.segments):
+            seg = job.segments[job.heard_index]
+            segment = SegmentInfo(job.heard_index, seg.start, seg.end, seg.text)
+        state = "idle" if job is None else "paused" if self.player.paused else "speaking"
+        return SpeechStatus(
+            state=state,
+            utterance=job.id if job else None,
+            segment=segment,
+            queued=queued,
+            engine=getattr(self.engine, "name", "?"),
+            underruns=self.player.underruns,
+            xruns=self.player.xruns,
+        )
 
     # -- events ------------------------------------------------------------------------------
 
@@ -223,7 +229,6 @@ class Scheduler:
                 self._listeners.remove(listener)
 
     def _emit(self, event: Event) -> None:
-        event.setdefault("time", time.time())
         with self._lock:
             listeners = list(self._listeners)
         for listener in listeners:
@@ -236,7 +241,7 @@ class Scheduler:
 
     def announce_stopping(self) -> None:
         """Tell listeners the daemon is shutting down (event streams end on it)."""
-        self._emit({"type": "stopping"})
+        self._emit(Stopping())
 
     def close(self, timeout: float = 2.0) -> None:
         with self._lock:
@@ -266,20 +271,19 @@ class Scheduler:
                 if self._closed:
                     return
                 job = self._current = self._pending.popleft()
-            self._emit({"type": "utterance_start", "id": job.id, "text": job.utterance.text})
+            self._emit(UtteranceStarted(job.id, job.utterance.text))
             completed = self._speak(job)
             with self._lock:
                 self._current = None
                 self._lock.notify_all()
             self._emit(
-                {
-                    "type": "utterance_end",
-                    "id": job.id,
-                    "completed": completed,
-                    "audio_s": round(job.audio_s, 3),
-                    "synthesis_s": round(job.synthesis_s, 3),
-                    "underruns": self.player.underruns,
-                }
+                UtteranceEnded(
+                    job.id,
+                    completed,
+                    audio_s=round(job.audio_s, 3),
+                    synthesis_s=round(job.synthesis_s, 3),
+                    underruns=self.player.underruns,
+                )
             )
 
     def _speak(self, job: Job) -> bool:
@@ -296,9 +300,7 @@ class Scheduler:
                 if job.cancel.is_set():
                     return False  # stopped while the output was away: not a failure
                 log.warning("speech failed: %s", error)
-                self._emit(
-                    {"type": "error", "id": job.id, "message": str(error), "code": error.code}
-                )
+                self._emit(SpeechFailed(job.id, str(error), error.code))
                 self.player.stop()
                 if self.on_failure:
                     self.on_failure(error)
@@ -342,6 +344,8 @@ class Scheduler:
             self.player.enqueue(
                 piece.chunk.samples, piece.chunk.sample_rate, mark=mark, cancel=cancel
             )
+            if self.on_chunk is not None:
+                self.on_chunk(job.id, piece)
             if "enqueued_at" not in job.timings:
                 self._report_timings(job)
             synth_started = time.perf_counter()
@@ -377,16 +381,15 @@ class Scheduler:
         t = job.timings
         t["enqueued_at"] = time.time()
         self._emit(
-            {
-                "type": "utterance_timing",
-                "id": job.id,
-                "submitted_at": t["submitted_at"],
-                "extract_ms": round(t["extract_ms"], 2),
-                "prepare_ms": round(t["prepare_ms"], 2),
-                "queue_wait_ms": round((t["start_perf"] - t["queued_perf"]) * 1000, 2),
-                "engine_first_chunk_ms": round(t["engine_first_chunk_ms"], 2),
-                "enqueued_at": t["enqueued_at"],
-            }
+            UtteranceTiming(
+                job.id,
+                submitted_at=t["submitted_at"],
+                extract_ms=round(t["extract_ms"], 2),
+                prepare_ms=round(t["prepare_ms"], 2),
+                queue_wait_ms=round((t["start_perf"] - t["queued_perf"]) * 1000, 2),
+                engine_first_chunk_ms=round(t["engine_first_chunk_ms"], 2),
+                enqueued_at=t["enqueued_at"],
+            )
         )
 
     def _mark(self, job: Job, index: int) -> Callable[[], None]:
@@ -395,15 +398,6 @@ class Scheduler:
                 return
             job.heard_index = index
             segment = job.segments[index]
-            self._emit(
-                {
-                    "type": "segment_start",
-                    "id": job.id,
-                    "index": index,
-                    "start": segment.start,
-                    "end": segment.end,
-                    "text": segment.text,
-                }
-            )
+            self._emit(SegmentStarted(job.id, index, segment.start, segment.end, segment.text))
 
         return heard

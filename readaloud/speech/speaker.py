@@ -1,20 +1,27 @@
-"""Speak one utterance at a time through a Player: the next segment is synthesized while the
-current one plays, so there are no gaps; ``stop`` silences at once from any thread."""
+"""Speak one utterance at a time in this process (the CLI without a daemon, ``doctor --speak``):
+a thin use of the daemon's Scheduler, so there is one playback loop, with the same gapless
+synthesis ahead of playback, stop, failover and events."""
 
 from __future__ import annotations
 
-import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import TracebackType
 
 from readaloud.audio.player import Player
 from readaloud.engines.base import Engine
-from readaloud.speech.synthesis import SpokenChunk, prepare, synthesize
-from readaloud.speech.utterance import SegmentStarted, Utterance
-
-log = logging.getLogger(__name__)
+from readaloud.errors import ReadaloudError
+from readaloud.speech.events import (
+    Event,
+    SegmentStarted,
+    UtteranceEnded,
+    UtteranceQueued,
+    UtteranceTiming,
+)
+from readaloud.speech.scheduler import Mode, Scheduler
+from readaloud.speech.synthesis import SpokenChunk
+from readaloud.speech.utterance import Utterance
 
 EventListener = Callable[[SegmentStarted], None]
 
@@ -25,7 +32,7 @@ class SpeechReport:
 
     completed: bool = False
     segments: int = 0
-    #: Seconds from ``speak`` to the first samples handed to the player.
+    #: Seconds from the request to the first samples handed to the player.
     first_audio_s: float | None = None
     #: Seconds the engine took for its first chunk (inside first_audio_s).
     engine_first_chunk_s: float | None = None
@@ -39,7 +46,7 @@ class SpeechReport:
 
 
 def run_mark(mark: object) -> None:
-    """``on_mark`` for a Player used by a Speaker: the Speaker's marks are callables."""
+    """``on_mark`` for a Player fed by a Scheduler: its marks are callables."""
     if callable(mark):
         mark()
 
@@ -55,14 +62,20 @@ class Speaker:
     ) -> None:
         self.engine = engine
         self.player = player
-        self.first_fragment_words = first_fragment_words
-        self.max_buffer_seconds = max_buffer_seconds
-        self._cancel = threading.Event()
+        self._failures: list[ReadaloudError] = []
+        self._on_chunk: Callable[[SpokenChunk], None] | None = None
+        self._scheduler = Scheduler(
+            engine,
+            player,
+            first_fragment_words=first_fragment_words,
+            max_buffer_seconds=max_buffer_seconds,
+            on_failure=self._failures.append,
+            on_chunk=self._chunk,
+        )
 
     def stop(self) -> None:
         """Silence now and drop the rest of the utterance. Safe from any thread or signal."""
-        self._cancel.set()
-        self.player.stop()
+        self._scheduler.stop()
 
     def speak(
         self,
@@ -72,87 +85,73 @@ class Speaker:
     ) -> SpeechReport:
         """Play ``utterance`` and return when it has been heard to the end or was stopped.
 
-        Raises BadInput, UnknownVoice, UnsupportedLanguage, NoOutputDevice or EngineError before
-        any sound when the request cannot be spoken.
+        Raises BadInput, UnknownVoice, UnsupportedLanguage, NoOutputDevice or EngineError; the
+        input errors come before any sound.
         """
-        began = time.perf_counter()
-        self._cancel = cancel = threading.Event()
-        segments = prepare(self.engine, utterance, self.first_fragment_words)
-        self.player.open(self.engine.sample_rate)
+        report = SpeechReport()
         underruns_before = self.player.underruns
-        report = SpeechReport(segments=len(segments))
-        failure: list[BaseException] = []
+        ended = threading.Event()
+        lock = threading.RLock()  # stop() may run in a signal handler on this thread
+        early: list[Event] = []  # events that came before submit() returned the id
+        uid: list[str] = []
 
-        def feed() -> None:
-            try:
-                self._feed(utterance, segments, cancel, report, began, on_event, on_chunk)
-            except BaseException as error:  # handed to the caller's thread below
-                failure.append(error)
-                cancel.set()
-                self.player.stop()
+        def handle(event: Event) -> None:
+            if getattr(event, "id", None) != uid[0]:
+                return
+            if isinstance(event, UtteranceQueued):
+                report.segments = event.segments
+            elif isinstance(event, SegmentStarted) and on_event is not None:
+                on_event(event)
+            elif isinstance(event, UtteranceTiming):
+                report.engine_first_chunk_s = event.engine_first_chunk_ms / 1000
+                report.first_audio_s = event.enqueued_at - event.submitted_at
+            elif isinstance(event, UtteranceEnded):
+                report.completed = event.completed
+                report.audio_s = event.audio_s or 0.0
+                report.synthesis_s = event.synthesis_s or 0.0
+                ended.set()
 
-        worker = threading.Thread(target=feed, name="readaloud-synthesis", daemon=True)
-        worker.start()
-        while worker.is_alive():
-            worker.join(0.05)  # a short join keeps the caller responsive to signals
-        if failure:
-            raise failure[0]
-        while not cancel.is_set() and not self.player.wait(0.05):
-            pass
-        report.completed = not cancel.is_set()
+        def listen(event: Event) -> None:
+            with lock:
+                if not uid:
+                    early.append(event)
+                    return
+            handle(event)
+
+        self._failures.clear()
+        self._on_chunk = on_chunk
+        self._scheduler.add_listener(listen)
+        try:
+            submitted = self._scheduler.submit(utterance, Mode.INTERRUPT)
+            with lock:
+                uid.append(submitted)
+                waiting, early[:] = list(early), []
+            for event in waiting:
+                handle(event)
+            while not ended.wait(0.05):  # a short wait keeps the caller responsive to signals
+                pass
+        finally:
+            self._scheduler.remove_listener(listen)
+            self._on_chunk = None
+        if self._failures:
+            raise self._failures[0]
         report.underruns = self.player.underruns - underruns_before
         return report
 
-    def _feed(
+    def close(self) -> None:
+        self._scheduler.close()
+
+    def __enter__(self) -> Speaker:
+        return self
+
+    def __exit__(
         self,
-        utterance: Utterance,
-        segments: list,
-        cancel: threading.Event,
-        report: SpeechReport,
-        began: float,
-        on_event: EventListener | None,
-        on_chunk: Callable[[SpokenChunk], None] | None,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
     ) -> None:
-        last_index = -1
-        synth_started = time.perf_counter()
-        spoken = synthesize(
-            self.engine,
-            utterance,
-            cancel,
-            first_fragment_words=self.first_fragment_words,
-            segments=segments,
-        )
-        for piece in spoken:
-            now = time.perf_counter()
-            report.synthesis_s += now - synth_started
-            if report.engine_first_chunk_s is None:
-                report.engine_first_chunk_s = now - synth_started
-            mark = None
-            if piece.index != last_index:
-                last_index = piece.index
-                mark = _event_mark(on_event, piece)
-            # Bound the lookahead so a long article does not sit in memory as audio.
-            while self.player.buffered_seconds > self.max_buffer_seconds and not cancel.is_set():
-                cancel.wait(0.05)
-            if cancel.is_set():
-                return
-            self.player.enqueue(
-                piece.chunk.samples, piece.chunk.sample_rate, mark=mark, cancel=cancel
-            )
-            if report.first_audio_s is None:
-                report.first_audio_s = time.perf_counter() - began
-            report.audio_s += piece.chunk.duration
-            if on_chunk:
-                on_chunk(piece)
-            synth_started = time.perf_counter()
-        if not cancel.is_set():
-            self.player.end_utterance(cancel)
+        self.close()
 
-
-def _event_mark(listener: EventListener | None, piece: SpokenChunk) -> Callable[[], None] | None:
-    if listener is None:
-        return None
-    event = SegmentStarted(
-        index=piece.index, start=piece.segment.start, end=piece.segment.end, text=piece.segment.text
-    )
-    return lambda: listener(event)
+    def _chunk(self, utterance_id: str, chunk: SpokenChunk) -> None:
+        if self._on_chunk is not None:
+            self._on_chunk(chunk)

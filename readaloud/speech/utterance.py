@@ -24,12 +24,3 @@ class Utterance:
                 f"(slow) to {MAX_RATE:g} (fast), 1 is normal."
             )
 
-
-@dataclass(frozen=True)
-class SegmentStarted:
-    """Playback reached a segment: ``start``/``end`` are offsets into the utterance text."""
-
-    index: int
-    start: int
-    end: int
-    text: str

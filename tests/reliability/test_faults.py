@@ -30,6 +30,7 @@ from support.reliable import LONG, Daemon
 
 from readaloud.engines.base import AudioChunk, SynthesisParams
 from readaloud.errors import EngineError
+from readaloud.speech.events import Event, SegmentStarted, SpeechFailed, UtteranceEnded
 
 pytestmark = pytest.mark.sound
 
@@ -103,18 +104,18 @@ def test_the_fallback_speaks_the_rest_when_the_engine_fails(pulse: PulseServer) 
     player = Player(on_mark=run_mark)
     failures: list[Exception] = []
     scheduler = Scheduler(routed, player, first_fragment_words=0, on_failure=failures.append)
-    events: list[dict] = []
+    events: list[Event] = []
     scheduler.add_listener(events.append)
     try:
         with pulse.capture(RATE) as cap:
             uid = scheduler.submit(Utterance(TEXT, rate=2.0))
             assert scheduler.wait_idle(60)
-        ends = [e for e in events if e["type"] == "utterance_end" and e["id"] == uid]
-        assert ends and ends[0]["completed"] is True, events
-        assert not failures and not [e for e in events if e["type"] == "error"]
-        heard = [e for e in events if e["type"] == "segment_start" and e["id"] == uid]
-        assert [e["index"] for e in heard] == list(range(len(heard)))
-        assert words(" ".join(e["text"] for e in heard)) == words(TEXT)  # every word, in order
+        ends = [e for e in events if isinstance(e, UtteranceEnded) and e.id == uid]
+        assert ends and ends[0].completed is True, events
+        assert not failures and not [e for e in events if isinstance(e, SpeechFailed)]
+        heard = [e for e in events if isinstance(e, SegmentStarted) and e.id == uid]
+        assert [e.index for e in heard] == list(range(len(heard)))
+        assert words(" ".join(e.text for e in heard)) == words(TEXT)  # every word, in order
         assert len(primary.spoken) == 2 and len(routed.failovers) == 1
         assert "CUDA out of memory" in routed.failovers[0].error
         # Four sentences of speech at twice the pace, none of it lost to the failure.

@@ -17,9 +17,10 @@ from support.pulse import PulseServer
 from readaloud.audio.player import Player
 from readaloud.engines.piper import PiperEngine
 from readaloud.errors import UnknownVoice
+from readaloud.speech.events import SegmentStarted
 from readaloud.speech.speaker import Speaker, run_mark
 from readaloud.speech.synthesis import SpokenChunk
-from readaloud.speech.utterance import SegmentStarted, Utterance
+from readaloud.speech.utterance import Utterance
 
 pytestmark = pytest.mark.sound
 
@@ -40,7 +41,8 @@ def engine() -> PiperEngine:
 @pytest.fixture
 def speaker(pulse: PulseServer, engine: PiperEngine):
     player = Player(on_mark=run_mark)
-    yield Speaker(engine, player)
+    with Speaker(engine, player) as speaker:
+        yield speaker
     player.close()
 
 

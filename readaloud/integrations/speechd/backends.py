@@ -1,9 +1,9 @@
 """Where the module's speech is made: the readaloud daemon, or (when none runs) this process.
 
-Both backends take a request, return its utterance id, and report the same events the
-daemon's ``/v1/events`` stream carries (utterance_start, segment_start with character offsets,
-utterance_end, error) by calling ``on_event`` from their own threads. The daemon backend adds
-``{"type": "lost"}`` when its event stream breaks, so a message in flight can be ended.
+Both backends take a request, return its utterance id, and report the same typed events
+(speech/events.py: SegmentStarted with character offsets, UtteranceEnded, SpeechFailed, ...) by
+calling ``on_event`` from their own threads. The daemon backend adds ``StreamLost`` when its
+event stream breaks, so a message in flight can be ended.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ import httpx2
 from readaloud.client import DaemonClient
 from readaloud.config import Config
 from readaloud.errors import ReadaloudError
+from readaloud.speech.events import Connected, Event, StreamLost
 
 log = logging.getLogger(__name__)
 
-Event = dict[str, Any]
 EventSink = Callable[[Event], None]
 
 #: Seconds between attempts to reach a daemon that is not running.
@@ -119,7 +119,7 @@ class DaemonBackend:
                 for event in stream.events():
                     if self._closed:
                         break
-                    if event["type"] == "connected":
+                    if isinstance(event, Connected):
                         self._connected.set()
                         log.info("following the daemon's events at %s", self.socket_path)
                     else:
@@ -131,7 +131,7 @@ class DaemonBackend:
             if self._connected.is_set():
                 self._connected.clear()
                 log.warning("lost the readaloud daemon at %s", self.socket_path)
-                self._on_event({"type": "lost"})
+                self._on_event(StreamLost())
             self._attempted.set()
             self._wake.wait(RETRY_S)
             self._wake.clear()

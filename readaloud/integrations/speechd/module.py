@@ -24,7 +24,6 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from readaloud import __version__
 from readaloud.client import DaemonNotRunning
@@ -34,7 +33,6 @@ from readaloud.integrations.speechd import protocol as p
 from readaloud.integrations.speechd.backends import (
     Backend,
     DaemonBackend,
-    Event,
     LocalBackend,
     Request,
     VoiceInfo,
@@ -43,8 +41,18 @@ from readaloud.integrations.speechd.keys import char_words, key_words
 from readaloud.integrations.speechd.marks import MarkTimeline
 from readaloud.integrations.speechd.settings import BadSetting, Settings
 from readaloud.integrations.speechd.ssml import Mark, SpeechText, parse
+from readaloud.speech.events import (
+    Event,
+    SegmentStarted,
+    SpeechFailed,
+    StreamLost,
+    UtteranceEnded,
+)
 
 log = logging.getLogger("sd_readaloud")
+
+#: What the event pump gets when no event came before the next index mark is due.
+_NOTHING = Event()
 
 #: How long a message waits for a daemon whose socket exists but whose events do not flow yet.
 DAEMON_WAIT_S = 1.0
@@ -417,45 +425,44 @@ class OutputModule:
                 due = self._current.marks.next_due if self._current else None
             timeout = None if due is None else max(0.0, due - time.monotonic())
             try:
-                event = self._events.get(timeout=timeout)
+                event: Event | None = self._events.get(timeout=timeout)
             except queue.Empty:
-                event = {}
+                event = _NOTHING  # only the due index marks to report
             if event is None:
                 return
             with self._lock:
-                if event.get("type") == "lost":
+                if isinstance(event, StreamLost):
                     self._voices.pop(id(self.daemon), None)  # a new daemon may have others
                 message = self._current
                 if message is None:
                     continue
                 now = time.monotonic()
-                if event:
+                if event is not _NOTHING:
                     self._on_event(message, event, now)
                 if self._current is message:
                     self._report_due_marks(message, now)
 
-    def _on_event(self, message: Message, event: dict[str, Any], now: float) -> None:
-        kind = event.get("type")
-        if kind == "lost":
+    def _on_event(self, message: Message, event: Event, now: float) -> None:
+        if isinstance(event, StreamLost):
             if message.backend is self.daemon:
                 self._end(message, p.STOPPED)
             return
-        if event.get("id") != message.id:
+        if getattr(event, "id", None) != message.id:
             return
-        if kind == "segment_start":
+        if isinstance(event, SegmentStarted):
             self._begin(message)
-            for name in message.marks.segment_started(int(event["start"]), int(event["end"]), now):
+            for name in message.marks.segment_started(event.start, event.end, now):
                 self.channel.index_mark(name)
-        elif kind == "utterance_end":
-            if event.get("completed"):
+        elif isinstance(event, UtteranceEnded):
+            if event.completed:
                 self._begin(message)
                 for name in message.marks.finish():
                     self.channel.index_mark(name)
                 self._end(message, p.END)
             else:  # stopped by someone else (another readaloud client) or an error
                 self._end(message, p.STOPPED)
-        elif kind == "error":
-            log.warning("the daemon could not speak it: %s", event.get("message"))
+        elif isinstance(event, SpeechFailed):
+            log.warning("the daemon could not speak it: %s", event.message)
 
     def _begin(self, message: Message) -> None:
         if not message.began:
