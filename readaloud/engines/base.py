@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -47,8 +47,9 @@ class SynthesisParams:
 
     #: Speaking rate; changes tempo, never pitch.
     rate: float = 1.0
-    #: Engine-specific extras (ignored by engines that do not know them).
-    extra: dict[str, object] = field(default_factory=dict)
+    #: The utterance this text is part of ("" for none): an engine that keeps state across the
+    #: segments of one utterance (the routing engine's failover) keys on it.
+    utterance_id: str = ""
 
 
 @runtime_checkable
@@ -65,6 +66,10 @@ class Engine(Protocol):
         """Load models so the next ``stream`` call starts at once. Raises EngineError."""
 
     def voices(self) -> list[Voice]: ...
+
+    def has_voice(self, voice: str) -> bool:
+        """Whether ``voice`` is one of this engine's voice ids."""
+        ...
 
     def validate(self, voice: str | None, language: str | None) -> None:
         """Raise UnknownVoice or UnsupportedLanguage when a request could not be honoured."""

@@ -109,6 +109,9 @@ class PiperEngine:
             for m in self._models.values()
         ]
 
+    def has_voice(self, voice: str) -> bool:
+        return any(model.id == voice for model in self._models.values())
+
     def languages(self) -> list[str]:
         return sorted({m.language for m in self._models.values()})
 

@@ -8,8 +8,8 @@
 * When a request names no language, each segment's language is detected (lingua), falling back to
   the configured default for text too short to tell.
 
-Utterances are told apart by their SynthesisParams object, which the speech layer makes once per
-utterance (speech/synthesis.py): "the rest of the utterance" is every later call with the same one.
+Utterances are told apart by ``SynthesisParams.utterance_id`` (speech/synthesis.py sets it): "the
+rest of the utterance" is every later call with the same id.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import logging
 import re
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -68,7 +67,7 @@ class RoutingEngine:
         self.detector = detector
         self.default_language = default_language or None
         self.failovers: deque[Failover] = deque(maxlen=20)
-        self._failed_utterance: weakref.ref[SynthesisParams] | None = None
+        self._failed_utterance = ""  # utterance_id of the one the primary failed in
         self._last_call = 0.0
 
     # -- Engine protocol ------------------------------------------------------------------------
@@ -94,6 +93,11 @@ class RoutingEngine:
         if self.fast is not None:
             voices += [v for v in self.fast.voices() if v.id not in seen]
         return voices
+
+    def has_voice(self, voice: str) -> bool:
+        return self.primary.has_voice(voice) or (
+            self.fast is not None and self.fast.has_voice(voice)
+        )
 
     def languages(self) -> list[str]:
         codes = set(self.primary.languages())
@@ -167,12 +171,11 @@ class RoutingEngine:
         if owner is not self.primary or self.fast is None:
             return owner
         now = time.monotonic()
-        failed = self._failed_utterance() if self._failed_utterance else None
         recent = now - self._last_call < _FAILOVER_EXPIRY_S
         self._last_call = now
-        if failed is params and recent:
+        if params.utterance_id and params.utterance_id == self._failed_utterance and recent:
             return self.fast  # the rest of an utterance the primary failed in
-        self._failed_utterance = None
+        self._failed_utterance = ""
         if self._speaks(self.fast, None, language) and (
             self.is_short(text) or not self._speaks(self.primary, voice, language)
         ):
@@ -184,8 +187,8 @@ class RoutingEngine:
         if (
             voice
             and self.fast is not None
-            and not _has_voice(self.primary, voice)
-            and _has_voice(self.fast, voice)
+            and not self.primary.has_voice(voice)
+            and self.fast.has_voice(voice)
         ):
             return self.fast
         return self.primary
@@ -194,7 +197,7 @@ class RoutingEngine:
         self, engine: Engine, voice: str | None, language: str | None
     ) -> tuple[str | None, str | None]:
         """(voice, language) to ask ``engine`` for: its own voice only, a language it speaks."""
-        if voice and not _has_voice(engine, voice):
+        if voice and not engine.has_voice(voice):
             voice = None
         if language and not self._speaks(engine, voice, language):
             log.info("%s does not speak %s; using its default voice", engine.name, language)
@@ -229,7 +232,7 @@ class RoutingEngine:
             self.fast.name,
         )
         self.failovers.append(Failover(self.primary.name, message, position, time.time()))
-        self._failed_utterance = weakref.ref(params)
+        self._failed_utterance = params.utterance_id
         self._last_call = time.monotonic()
 
     def _resampled(self, chunks: Iterator[AudioChunk]) -> Iterator[AudioChunk]:
@@ -244,9 +247,3 @@ class RoutingEngine:
             samples = soxr.resample(chunk.samples, chunk.sample_rate, rate, quality="HQ")
             yield AudioChunk(np.asarray(samples, dtype=np.float32), rate, chunk.start, chunk.end)
 
-
-def _has_voice(engine: Engine, voice: str) -> bool:
-    has = getattr(engine, "has_voice", None)
-    if has is not None:
-        return bool(has(voice))
-    return any(v.id == voice for v in engine.voices())

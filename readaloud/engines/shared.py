@@ -26,6 +26,9 @@ class SharedEngine:
     def voices(self) -> list[Voice]:
         return self.inner.voices()
 
+    def has_voice(self, voice: str) -> bool:
+        return self.inner.has_voice(voice)
+
     def languages(self) -> list[str]:
         return self.inner.languages()
 

@@ -322,6 +322,7 @@ class Scheduler:
             first_fragment_words=self.first_fragment_words,
             segments=job.segments,
             first_index=first_index,
+            utterance_id=job.id,
         )
         synth_started = time.perf_counter()
         if "start_perf" not in job.timings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -77,15 +78,17 @@ def synthesize(
     first_fragment_words: int = 6,
     segments: list[Segment] | None = None,
     first_index: int = 0,
+    utterance_id: str = "",
 ) -> Iterator[SpokenChunk]:
     """Yield audio for each segment in order, as soon as it is made; stop when ``cancel`` is set.
 
     Chunk spans are offsets into ``utterance.text`` (the engine's are relative to its segment).
     ``first_index`` starts at that segment (to skip sentences or resume after one).
+    ``utterance_id`` tells the engine which calls are one utterance (a fresh one by default).
     """
     if segments is None:
         segments = segments_of(utterance, first_fragment_words)
-    params = SynthesisParams(rate=utterance.rate)
+    params = SynthesisParams(rate=utterance.rate, utterance_id=utterance_id or uuid.uuid4().hex)
     for index, segment in enumerate(segments[first_index:], start=first_index):
         if cancel.is_set():
             return

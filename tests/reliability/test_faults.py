@@ -71,6 +71,9 @@ class FailsAfter:
     def voices(self):
         return self.engine.voices()
 
+    def has_voice(self, voice: str) -> bool:
+        return self.engine.has_voice(voice)
+
     def languages(self) -> list[str]:
         return self.engine.languages()
 

@@ -53,6 +53,9 @@ class Recording:
     def voices(self):
         return self.engine.voices()
 
+    def has_voice(self, voice) -> bool:
+        return self.engine.has_voice(voice)
+
     def languages(self):
         return self.engine.languages()
 
