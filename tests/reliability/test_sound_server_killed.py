@@ -158,9 +158,13 @@ def test_a_killed_sound_server_never_wedges_the_daemon(setup: Setup, state: str)
     assert failed.stderr.strip().count("\n") == 0 and "No sound output" in failed.stderr
 
     # The server comes back: the user is told what was missed, and the next request is heard.
+    back_at = time.time()
     server.start()
     told = events.wait_for(
-        lambda e: e["type"] == "utterance_start" and e["text"] == SOUND_BACK_PHRASE, 30
+        lambda e: e["type"] == "utterance_start"
+        and e["text"] == SOUND_BACK_PHRASE
+        and e["time"] >= back_at,  # not one said while the server came and went
+        30,
     )
     setup.heard(told["id"])
     with server.capture(RATE) as cap:
