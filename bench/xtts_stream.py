@@ -21,13 +21,10 @@ import argparse
 import json
 import os
 import platform
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 TEXT = (
     "When the library finally reopened after the long winter, the readers came back one by one, "
@@ -47,7 +44,8 @@ SEED = 1234
 
 def build(device: str, precision: str):
     import torch
-    from support.xtts import v2_model, write_vocab
+
+    from readaloud.bench.xtts_models import v2_model, write_vocab
 
     vocab = write_vocab(Path(tempfile.mkdtemp(prefix="xtts-bench-")) / "vocab.json")
     torch.manual_seed(0)

@@ -36,6 +36,8 @@ SHUTDOWN_GRACE_S = 1
 #: After SIGTERM the process ends within this, whatever hangs (a sound server that does not
 #: answer, a stuck engine): systemd would otherwise hold the user's logout for its stop timeout.
 SHUTDOWN_DEADLINE_S = 1.8
+#: How long systemd is asked to wait for XTTS to load and warm up (beyond the unit's timeout).
+XTTS_LOAD_S = 600
 #: What the user hears when the sound comes back after a request failed for the lack of it.
 SOUND_BACK_PHRASE = "The sound is back. What you asked for while it was away was not read."
 #: How long the daemon listens for the sound to come back after a request could not be heard.
@@ -109,11 +111,16 @@ class Daemon:
         from readaloud.audio.player import player_for
         from readaloud.engines.registry import choose_engine
         from readaloud.engines.shared import SharedEngine
+        from readaloud.integrations import systemd
         from readaloud.speech.speaker import run_mark
 
         config = self.config
         choice = choose_engine(self.engine_name, config=config)
         self.engine, self.engine_reason = SharedEngine(choice.engine), choice.reason
+        if choice.reason.startswith("xtts"):
+            # A cold disk and a GPU warm-up can outlast the unit's start timeout.
+            systemd.notify_status("loading XTTS v2")
+            systemd.notify_extend_timeout(XTTS_LOAD_S)
         self.engine.load()
         self._warm_up()
         self.player = player_for(config.audio, on_mark=run_mark)

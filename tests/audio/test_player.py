@@ -572,15 +572,7 @@ def test_player_finds_a_server_that_starts_later_and_survives_its_restart(
     pulse: PulseServer,
 ) -> None:
     late = PulseServer()
-    child = subprocess.Popen(
-        [sys.executable, "-c", RECOVERY_CHILD],
-        env={**os.environ, **late.env},
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines = _lines_of(child)
+    child, lines = _child(late, RECOVERY_CHILD)
     try:
         assert lines.get(timeout=30) == "no-device"
         late.start()
@@ -612,6 +604,21 @@ def test_player_finds_a_server_that_starts_later_and_survives_its_restart(
             child.kill()
             child.wait()
         late.close()
+
+
+def _child(
+    server: PulseServer, script: str, *args: str
+) -> tuple[subprocess.Popen[str], queue.Queue[str]]:
+    """A Python child that plays on ``server``, driven line by line on stdin/stdout."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        env={**os.environ, **server.env},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return child, _lines_of(child)
 
 
 def _lines_of(child: subprocess.Popen[str]) -> queue.Queue[str]:
@@ -691,15 +698,7 @@ def test_a_sound_server_killed_under_an_open_stream_never_wedges_the_player(
     call's deadline ends the wait. Either way control stays instant and the sound comes back."""
     own = PulseServer()
     own.start()
-    child = subprocess.Popen(
-        [sys.executable, "-c", STUCK_CHILD, guard],
-        env={**os.environ, **own.env},
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines = _lines_of(child)
+    child, lines = _child(own, STUCK_CHILD, guard)
     try:
         assert lines.get(timeout=30) == "opened"
         time.sleep(1.5)  # older than the stale-stream limit

@@ -189,3 +189,28 @@ def test_model_fetch_downloads_through_coquis_model_manager(
 
     again = run_readaloud("--model-dir", str(target), "model", "fetch", "--accept-license", env=env)
     assert again.code == 0  # already there: kept as it is
+
+
+def test_a_daemon_loading_xtts_asks_systemd_for_more_time(
+    pulse, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """A cold XTTS start can outlast the unit's TimeoutStartSec: the daemon says it is loading
+    and extends the timeout before it loads, then READY=1 once it can speak."""
+    from support.daemon import DaemonProcess
+
+    config = f'[xtts]\ndevice = "cpu"\nmax_new_tokens = 16\nmodel_dir = "{tiny_model_dir}"\n'
+    daemon = DaemonProcess(
+        {**pulse.env, "XDG_DATA_HOME": str(tmp_path / "data"), "DISPLAY": ""},
+        config_text=config,
+        extra_args=("--engine", "xtts"),
+    )
+    try:
+        daemon.start(timeout=120)
+        sent = [n for n in daemon.notifications if n]
+        assert "STATUS=loading XTTS v2" in sent
+        extend = next(n for n in sent if n.startswith("EXTEND_TIMEOUT_USEC="))
+        assert int(extend.split("=")[1]) >= 300_000_000  # beyond the unit's 300 s
+        assert sent.index(extend) < sent.index("READY=1")
+        assert daemon.get("/v1/status").json()["engine"] == "xtts"
+    finally:
+        daemon.close()
