@@ -142,11 +142,11 @@ class Daemon:
     def _warm_up(self) -> None:
         """Synthesize a few phrases of the lengths real requests start with: the engine's first
         call for a new input length pays for allocations (measured: ~270 ms → ~150 ms)."""
-        from readaloud.engines.base import SynthesisParams
+        from readaloud.engines.base import SynthesisRequest
 
         cancel = threading.Event()
         for phrase in ("Ready.", "The first words of a sentence, spoken at once,"):
-            for _ in self.engine.stream(phrase, None, None, SynthesisParams(), cancel):
+            for _ in self.engine.stream(SynthesisRequest(phrase), cancel):
                 pass
 
     def feedback(self, error: ReadaloudError, request_mode: Mode = Mode.INTERRUPT) -> None:

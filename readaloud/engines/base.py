@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,14 +43,23 @@ class Voice:
 
 
 @dataclass(frozen=True)
-class SynthesisParams:
-    """Per-request synthesis settings shared by all engines."""
+class SynthesisRequest:
+    """One call to an engine: a piece of text (a segment) and how to say it."""
 
+    text: str
+    #: A voice id from ``voices()``; None: the engine's default voice.
+    voice: str | None = None
+    #: A language code (en, pt-BR); None: the engine's default (the routing engine detects it).
+    language: str | None = None
     #: Speaking rate; changes tempo, never pitch.
     rate: float = 1.0
     #: The utterance this text is part of ("" for none): an engine that keeps state across the
     #: segments of one utterance (the routing engine's failover) keys on it.
     utterance_id: str = ""
+
+    def but(self, **changes: object) -> SynthesisRequest:
+        """The same request with some fields changed (another text, voice or language)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
 
 @runtime_checkable
@@ -78,13 +88,11 @@ class Engine(Protocol):
 
     def stream(
         self,
-        text: str,
-        voice: str | None,
-        language: str | None,
-        params: SynthesisParams,
+        request: SynthesisRequest,
         cancel: threading.Event,
     ) -> Iterator[AudioChunk]:
-        """Yield chunks for ``text`` as soon as each is ready; stop early when ``cancel`` is set.
+        """Yield chunks for ``request.text`` as soon as each is ready; stop early when ``cancel``
+        is set. Chunk spans are offsets into ``request.text``.
 
         Raises UnknownVoice or UnsupportedLanguage before yielding anything when the request
         cannot be honoured, and EngineError when synthesis fails.

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from readaloud.engines.base import AudioChunk, SynthesisParams, Voice
+from readaloud.engines.base import AudioChunk, SynthesisRequest, Voice
 from readaloud.engines.languages import base_language
 from readaloud.errors import EngineError, UnknownVoice, UnsupportedLanguage
 
@@ -185,19 +185,17 @@ class PiperEngine:
 
     def stream(
         self,
-        text: str,
-        voice: str | None,
-        language: str | None,
-        params: SynthesisParams,
+        request: SynthesisRequest,
         cancel: threading.Event,
     ) -> Iterator[AudioChunk]:
+        text = request.text
         from piper import SynthesisConfig
 
-        model = self.resolve(voice, language)
+        model = self.resolve(request.voice, request.language)
         piper_voice = self._voice_for(model)
         # length_scale stretches phoneme durations: tempo changes, pitch does not.
         config = SynthesisConfig(
-            length_scale=piper_voice.config.length_scale / params.rate,
+            length_scale=piper_voice.config.length_scale / request.rate,
             normalize_audio=False,
         )
         if cancel.is_set():

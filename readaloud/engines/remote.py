@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import httpx2
 import numpy as np
 
-from readaloud.engines.base import AudioChunk, SynthesisParams, Voice
+from readaloud.engines.base import AudioChunk, SynthesisRequest, Voice
 from readaloud.engines.languages import base_language
 from readaloud.errors import EngineError, UnknownVoice, UnsupportedLanguage
 
@@ -129,12 +129,10 @@ class RemoteEngine:
 
     def stream(
         self,
-        text: str,
-        voice: str | None,
-        language: str | None,
-        params: SynthesisParams,
+        request: SynthesisRequest,
         cancel: threading.Event,
     ) -> Iterator[AudioChunk]:
+        text, voice, language = request.text, request.voice, request.language
         if cancel.is_set():
             return
         if time.monotonic() < self._down_until:
@@ -144,7 +142,7 @@ class RemoteEngine:
             "input": text,
             "voice": voice or self.voice or FALLBACK_VOICE,
             "response_format": "pcm",
-            "speed": params.rate,
+            "speed": request.rate,
         }
         if language:
             body["language"] = language  # readaloud's extension; other servers ignore it

@@ -8,7 +8,7 @@
 * When a request names no language, each segment's language is detected (lingua), falling back to
   the configured default for text too short to tell.
 
-Utterances are told apart by ``SynthesisParams.utterance_id`` (speech/synthesis.py sets it): "the
+Utterances are told apart by ``SynthesisRequest.utterance_id`` (speech/synthesis.py sets it): "the
 rest of the utterance" is every later call with the same id.
 """
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from readaloud.engines.base import AudioChunk, Engine, SynthesisParams, Voice
+from readaloud.engines.base import AudioChunk, Engine, SynthesisRequest, Voice
 from readaloud.errors import BadInput, ReadaloudError, UnknownVoice, UnsupportedLanguage
 from readaloud.text.language import LanguageDetector
 
@@ -117,39 +117,32 @@ class RoutingEngine:
             if not self._speaks(self.fast, None, language):
                 raise
 
-    def stream(
-        self,
-        text: str,
-        voice: str | None,
-        language: str | None,
-        params: SynthesisParams,
-        cancel: threading.Event,
-    ) -> Iterator[AudioChunk]:
-        language = language or self._detect(text)
-        engine = self._choose(text, voice, language, params)
-        request = self._request_for(engine, voice, language)
+    def stream(self, request: SynthesisRequest, cancel: threading.Event) -> Iterator[AudioChunk]:
+        text, voice = request.text, request.voice
+        language = request.language or self._detect(text)
+        engine = self._choose(request.but(language=language))
+        asked = self._request_for(engine, request.but(language=language))
         if engine is not self.primary or self.fast is None:
-            yield from self._resampled(engine.stream(text, *request, params, cancel))
+            yield from self._resampled(engine.stream(asked, cancel))
             return
         position = 0
         try:
-            for chunk in self.primary.stream(text, *request, params, cancel):
+            for chunk in self.primary.stream(asked, cancel):
                 position = max(position, chunk.end)
                 yield chunk
             return
         except BadInput:
             raise  # the request itself is wrong: the fallback would not do better
         except Exception as error:  # noqa: BLE001 - no engine failure may silence the speech
-            self._record_failover(params, error, position)
+            self._record_failover(request, error, position)
         if cancel.is_set():
             return
         rest = text[position:]
         if not _WORD.search(rest):
             return
         offset = position + len(rest) - len(rest.lstrip())
-        fallback = self.fast.stream(
-            rest.lstrip(), *self._request_for(self.fast, voice, language), params, cancel
-        )
+        rest_of_it = request.but(text=rest.lstrip(), voice=voice, language=language)
+        fallback = self.fast.stream(self._request_for(self.fast, rest_of_it), cancel)
         for chunk in self._resampled(fallback):
             yield AudioChunk(
                 chunk.samples, chunk.sample_rate, chunk.start + offset, chunk.end + offset
@@ -164,16 +157,15 @@ class RoutingEngine:
             len(w) <= _SHORT_WORD_CHARS for w in words
         )
 
-    def _choose(
-        self, text: str, voice: str | None, language: str | None, params: SynthesisParams
-    ) -> Engine:
+    def _choose(self, request: SynthesisRequest) -> Engine:
+        text, voice, language = request.text, request.voice, request.language
         owner = self._owner(voice)
         if owner is not self.primary or self.fast is None:
             return owner
         now = time.monotonic()
         recent = now - self._last_call < _FAILOVER_EXPIRY_S
         self._last_call = now
-        if params.utterance_id and params.utterance_id == self._failed_utterance and recent:
+        if request.utterance_id and request.utterance_id == self._failed_utterance and recent:
             return self.fast  # the rest of an utterance the primary failed in
         self._failed_utterance = ""
         if self._speaks(self.fast, None, language) and (
@@ -193,16 +185,15 @@ class RoutingEngine:
             return self.fast
         return self.primary
 
-    def _request_for(
-        self, engine: Engine, voice: str | None, language: str | None
-    ) -> tuple[str | None, str | None]:
-        """(voice, language) to ask ``engine`` for: its own voice only, a language it speaks."""
+    def _request_for(self, engine: Engine, request: SynthesisRequest) -> SynthesisRequest:
+        """What to ask ``engine`` for: its own voice only, a language it speaks."""
+        voice, language = request.voice, request.language
         if voice and not engine.has_voice(voice):
             voice = None
         if language and not self._speaks(engine, voice, language):
             log.info("%s does not speak %s; using its default voice", engine.name, language)
             language = None
-        return voice, language
+        return request.but(voice=voice, language=language)
 
     @staticmethod
     def _speaks(engine: Engine, voice: str | None, language: str | None) -> bool:
@@ -221,7 +212,7 @@ class RoutingEngine:
         return detected or self.default_language
 
     def _record_failover(
-        self, params: SynthesisParams, error: BaseException, position: int
+        self, request: SynthesisRequest, error: BaseException, position: int
     ) -> None:
         assert self.fast is not None
         message = f"{type(error).__name__}: {error}"
@@ -232,7 +223,7 @@ class RoutingEngine:
             self.fast.name,
         )
         self.failovers.append(Failover(self.primary.name, message, position, time.time()))
-        self._failed_utterance = params.utterance_id
+        self._failed_utterance = request.utterance_id
         self._last_call = time.monotonic()
 
     def _resampled(self, chunks: Iterator[AudioChunk]) -> Iterator[AudioChunk]:

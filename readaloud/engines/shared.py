@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
-from readaloud.engines.base import AudioChunk, Engine, SynthesisParams, Voice
+from readaloud.engines.base import AudioChunk, Engine, SynthesisRequest, Voice
 
 
 class SharedEngine:
@@ -37,13 +37,10 @@ class SharedEngine:
 
     def stream(
         self,
-        text: str,
-        voice: str | None,
-        language: str | None,
-        params: SynthesisParams,
+        request: SynthesisRequest,
         cancel: threading.Event,
     ) -> Iterator[AudioChunk]:
-        chunks = self.inner.stream(text, voice, language, params, cancel)
+        chunks = self.inner.stream(request, cancel)
         while True:
             with self._lock:  # held while the engine computes the next chunk, not while we wait
                 chunk = next(chunks, None)

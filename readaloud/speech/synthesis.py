@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from readaloud.engines.base import AudioChunk, Engine, SynthesisParams
+from readaloud.engines.base import AudioChunk, Engine, SynthesisRequest
 from readaloud.errors import BadInput
 from readaloud.speech.utterance import Utterance
 from readaloud.text.segment import Segment, split
@@ -88,12 +88,18 @@ def synthesize(
     """
     if segments is None:
         segments = segments_of(utterance, first_fragment_words)
-    params = SynthesisParams(rate=utterance.rate, utterance_id=utterance_id or uuid.uuid4().hex)
+    asked = SynthesisRequest(
+        text="",
+        voice=utterance.voice,
+        language=utterance.language,
+        rate=utterance.rate,
+        utterance_id=utterance_id or uuid.uuid4().hex,
+    )
     for index, segment in enumerate(segments[first_index:], start=first_index):
         if cancel.is_set():
             return
         mid_sentence = not segment.text.endswith(_SENTENCE_END)
-        chunks = engine.stream(segment.text, utterance.voice, utterance.language, params, cancel)
+        chunks = engine.stream(asked.but(text=segment.text), cancel)
         for chunk, is_last in _with_last_flag(chunks):
             samples = chunk.samples
             if mid_sentence and is_last:

@@ -13,7 +13,7 @@ import pytest
 from support.daemon import DaemonProcess
 from support.pulse import PulseServer
 
-from readaloud.engines.base import AudioChunk, Engine, SynthesisParams
+from readaloud.engines.base import AudioChunk, Engine, SynthesisRequest
 from readaloud.engines.piper import PiperEngine
 from readaloud.engines.remote import RemoteEngine
 from readaloud.engines.routing import RoutingEngine
@@ -49,7 +49,7 @@ def timed(engine: Engine, text: str, cancel: threading.Event | None = None):
     began = time.monotonic()
     chunks: list[AudioChunk] = []
     times: list[float] = []
-    for chunk in engine.stream(text, None, "en", SynthesisParams(), cancel or threading.Event()):
+    for chunk in engine.stream(SynthesisRequest(text, None, "en"), cancel or threading.Event()):
         chunks.append(chunk)
         times.append(time.monotonic() - began)
     return chunks, times
@@ -72,7 +72,7 @@ def test_it_streams_the_remote_daemons_voice(remote: DaemonProcess, piper: Piper
     assert len(chunks) > 20 and max(c.duration for c in chunks[:-1]) <= 0.11
     assert times[0] < times[-1] / 3
     # The same words said by the same voice here take about as long.
-    local = seconds(list(piper.stream(LONG, None, "en", SynthesisParams(), threading.Event())))
+    local = seconds(list(piper.stream(SynthesisRequest(LONG, None, "en"), threading.Event())))
     assert seconds(chunks) == pytest.approx(local, rel=0.25)
     assert np.abs(np.concatenate([c.samples for c in chunks])).max() > 0.1
     # Only the last chunk claims the text, so a failover never skips unsaid words.
@@ -82,9 +82,9 @@ def test_it_streams_the_remote_daemons_voice(remote: DaemonProcess, piper: Piper
 
 def test_rate_reaches_the_remote(remote: DaemonProcess) -> None:
     engine = RemoteEngine(url(remote), remote.token)
-    normal = seconds(list(engine.stream(TEXT, None, None, SynthesisParams(), threading.Event())))
+    normal = seconds(list(engine.stream(SynthesisRequest(TEXT, None, None), threading.Event())))
     fast = seconds(
-        list(engine.stream(TEXT, None, None, SynthesisParams(rate=2.0), threading.Event()))
+        list(engine.stream(SynthesisRequest(TEXT, None, None, rate=2.0), threading.Event()))
     )
     # Faster speech, same pitch (pauses between phrases do not shrink as much as words).
     assert fast < 0.75 * normal
@@ -93,7 +93,7 @@ def test_rate_reaches_the_remote(remote: DaemonProcess) -> None:
 def test_cancel_stops_the_stream_at_once(remote: DaemonProcess) -> None:
     engine = RemoteEngine(url(remote), remote.token)
     cancel = threading.Event()
-    chunks = engine.stream(LONG, None, "en", SynthesisParams(), cancel)
+    chunks = engine.stream(SynthesisRequest(LONG, None, "en"), cancel)
     next(chunks)
     cancel.set()
     began = time.monotonic()
@@ -106,7 +106,7 @@ def test_a_wrong_key_is_an_engine_error_that_says_so(remote: DaemonProcess) -> N
     engine = RemoteEngine(url(remote), "wrong")
     began = time.monotonic()
     with pytest.raises(EngineError, match="401.*token"):
-        list(engine.stream(TEXT, None, "en", SynthesisParams(), threading.Event()))
+        list(engine.stream(SynthesisRequest(TEXT, None, "en"), threading.Event()))
     assert time.monotonic() - began < 1.0
 
 
@@ -117,12 +117,12 @@ def test_a_hung_remote_fails_after_the_first_byte_timeout(remote: DaemonProcess)
     try:
         began = time.monotonic()
         with pytest.raises(EngineError, match="no audio within 1 s"):
-            list(engine.stream(TEXT, None, "en", SynthesisParams(), threading.Event()))
+            list(engine.stream(SynthesisRequest(TEXT, None, "en"), threading.Event()))
         waited = time.monotonic() - began
         # The next sentence does not wait for the dead box again.
         began = time.monotonic()
         with pytest.raises(EngineError, match="again in 30 s"):
-            list(engine.stream(TEXT, None, "en", SynthesisParams(), threading.Event()))
+            list(engine.stream(SynthesisRequest(TEXT, None, "en"), threading.Event()))
         again = time.monotonic() - began
     finally:
         remote.process.send_signal(signal.SIGCONT)
@@ -146,7 +146,7 @@ def test_a_killed_remote_fails_over_to_the_local_voice(pulse: PulseServer) -> No
 
         # Killed while it speaks a long text: the local voice says it instead.
         cancel = threading.Event()
-        chunks = routed.stream(LONG, None, "en", SynthesisParams(), cancel)
+        chunks = routed.stream(SynthesisRequest(LONG, None, "en"), cancel)
         first = next(chunks)
         assert box.process is not None
         box.process.kill()
@@ -159,7 +159,7 @@ def test_a_killed_remote_fails_over_to_the_local_voice(pulse: PulseServer) -> No
         # Gone: the bare engine says so at once, the routed one speaks locally.
         began = time.monotonic()
         with pytest.raises(EngineError, match="cannot be reached"):
-            list(bare.stream(TEXT, None, "en", SynthesisParams(), threading.Event()))
+            list(bare.stream(SynthesisRequest(TEXT, None, "en"), threading.Event()))
         assert time.monotonic() - began < 0.5
         later, _ = timed(routed, TEXT)
         assert seconds(later) > 2.0

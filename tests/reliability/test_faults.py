@@ -28,7 +28,7 @@ from support.daemon import Events
 from support.pulse import PulseServer
 from support.reliable import LONG, Daemon
 
-from readaloud.engines.base import AudioChunk, SynthesisParams
+from readaloud.engines.base import AudioChunk, SynthesisRequest
 from readaloud.errors import EngineError
 from readaloud.speech.events import Event, SegmentStarted, SpeechFailed, UtteranceEnded
 
@@ -80,14 +80,12 @@ class FailsAfter:
     def validate(self, voice, language) -> None:
         self.engine.validate(voice, language)
 
-    def stream(
-        self, text: str, voice, language, params: SynthesisParams, cancel: threading.Event
-    ) -> Iterator[AudioChunk]:
+    def stream(self, request: SynthesisRequest, cancel: threading.Event) -> Iterator[AudioChunk]:
         if not self.failed and self.chunks == 0:
             self.failed = True
             raise EngineError("CUDA out of memory (injected)")
-        for chunk in self.engine.stream(text, voice, language, params, cancel):
-            self.spoken.append(text[chunk.start : chunk.end])
+        for chunk in self.engine.stream(request, cancel):
+            self.spoken.append(request.text[chunk.start : chunk.end])
             yield chunk
             self.chunks -= 1
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from readaloud.engines.base import AudioChunk, SynthesisParams, Voice
+from readaloud.engines.base import AudioChunk, SynthesisRequest, Voice
 from readaloud.engines.xtts.checkpoint import ModelFiles, default_model_dir
 from readaloud.engines.xtts.languages import (
     LANGUAGES,
@@ -241,19 +241,17 @@ class XttsEngine:
 
     def stream(
         self,
-        text: str,
-        voice: str | None,
-        language: str | None,
-        params: SynthesisParams,
+        request: SynthesisRequest,
         cancel: threading.Event,
     ) -> Iterator[AudioChunk]:
+        language = request.language
         code = xtts_language(language) if language else xtts_language(self.options.language)
-        voice_id = voice or self.default_voice()
+        voice_id = request.voice or self.default_voice()
         if self._loaded is None:
             self.load()
         conditioning = self._conditioning_for(voice_id)
-        for start, piece in _pieces(text, code):
-            yield from self._stream_piece(piece, start, code, conditioning, params, cancel)
+        for start, piece in _pieces(request.text, code):
+            yield from self._stream_piece(piece, start, code, conditioning, request.rate, cancel)
             if cancel.is_set():
                 return
         self._log_memory()
@@ -264,7 +262,7 @@ class XttsEngine:
         offset: int,
         code: str,
         conditioning,
-        params: SynthesisParams,
+        speed: float,
         cancel: threading.Event,
     ) -> Iterator[AudioChunk]:
         rate = self.sample_rate
@@ -273,13 +271,13 @@ class XttsEngine:
         pending: np.ndarray | None = None
         try:
             audio_pieces = self._synthesizer.stream(
-                piece, model_language(code), conditioning, cancel, speed=params.rate
+                piece, model_language(code), conditioning, cancel, speed=speed
             )
             for audio in audio_pieces:
                 # One piece of lookahead, so the last chunk can claim the rest of the text.
                 if pending is not None:
                     spoken_s += len(pending) / rate
-                    end = _estimated_end(piece, offset, spoken_s * params.rate, code, position)
+                    end = _estimated_end(piece, offset, spoken_s * speed, code, position)
                     yield AudioChunk(pending, rate, position, end)
                     position = end
                 pending = audio

@@ -13,7 +13,7 @@ import pytest
 import torch
 from support.xtts import tiny_options
 
-from readaloud.engines.base import Engine, SynthesisParams
+from readaloud.engines.base import Engine, SynthesisRequest
 from readaloud.engines.xtts import XttsEngine
 from readaloud.engines.xtts.checkpoint import ModelMissing
 from readaloud.engines.xtts.languages import LANGUAGES
@@ -25,11 +25,9 @@ TEXT = "Reading aloud with a cloned voice, one sentence at a time."
 
 
 def speak(engine: XttsEngine, text: str = TEXT, **kwargs) -> list:
-    request = {"voice": None, "language": "en", "params": SynthesisParams(), **kwargs}
-    cancel = request.pop("cancel", threading.Event())
-    return list(
-        engine.stream(text, request["voice"], request["language"], request["params"], cancel)
-    )
+    cancel = kwargs.pop("cancel", threading.Event())
+    request = SynthesisRequest(text, **{"language": "en", **kwargs})
+    return list(engine.stream(request, cancel))
 
 
 def test_the_engine_loads_through_the_production_loader(xtts: XttsEngine) -> None:
@@ -63,8 +61,7 @@ def test_every_language_is_spoken_with_a_cloned_voice(xtts: XttsEngine, language
         "hi": "आज मौसम अच्छा है।",
         "ru": "Сегодня хорошая погода.",
     }.get(language, "Today the weather is fine, 12 degrees.")
-    params = SynthesisParams(rate=1.0)
-    chunks = speak(xtts, text, voice="claribel-dervla", language=language, params=params)
+    chunks = speak(xtts, text, voice="claribel-dervla", language=language, rate=1.0)
     assert sum(len(c.samples) for c in chunks) > 0
     assert chunks[-1].end == len(text)
 
@@ -72,7 +69,7 @@ def test_every_language_is_spoken_with_a_cloned_voice(xtts: XttsEngine, language
 def test_cancel_stops_between_chunks(xtts: XttsEngine) -> None:
     cancel = threading.Event()
     heard = []
-    for chunk in xtts.stream(TEXT, None, "en", SynthesisParams(), cancel):
+    for chunk in xtts.stream(SynthesisRequest(TEXT, None, "en"), cancel):
         heard.append(chunk)
         cancel.set()
     assert len(heard) == 1
@@ -82,7 +79,7 @@ def test_rate_changes_the_length_not_the_start(xtts: XttsEngine) -> None:
     torch.manual_seed(2)
     normal = sum(len(c.samples) for c in speak(xtts))
     torch.manual_seed(2)
-    fast = sum(len(c.samples) for c in speak(xtts, params=SynthesisParams(rate=2.0)))
+    fast = sum(len(c.samples) for c in speak(xtts, rate=2.0))
     assert fast == pytest.approx(normal / 2, rel=0.05)
 
 

@@ -18,7 +18,7 @@ from support.pulse import PulseServer
 from support.xtts import tiny_options
 
 from readaloud.audio.player import Player
-from readaloud.engines.base import AudioChunk, SynthesisParams
+from readaloud.engines.base import AudioChunk, SynthesisRequest
 from readaloud.engines.piper import PiperEngine
 from readaloud.engines.routing import RoutingEngine
 from readaloud.engines.xtts import XttsEngine
@@ -62,10 +62,15 @@ class Recording:
     def validate(self, voice, language) -> None:
         self.engine.validate(voice, language)
 
-    def stream(self, text, voice, language, params, cancel) -> Iterator[AudioChunk]:
-        call = {"text": text, "voice": voice, "language": language, "chunks": []}
+    def stream(self, request, cancel) -> Iterator[AudioChunk]:
+        call = {
+            "text": request.text,
+            "voice": request.voice,
+            "language": request.language,
+            "chunks": [],
+        }
         self.calls.append(call)
-        for chunk in self.engine.stream(text, voice, language, params, cancel):
+        for chunk in self.engine.stream(request, cancel):
             call["chunks"].append(chunk)
             yield chunk
 
@@ -77,9 +82,9 @@ class FailAfter(Recording):
         super().__init__(engine)
         self.chunks, self.error, self.times = chunks, error, times
 
-    def stream(self, text, voice, language, params, cancel) -> Iterator[AudioChunk]:
+    def stream(self, request, cancel) -> Iterator[AudioChunk]:
         failing = self.times > 0
-        for count, chunk in enumerate(super().stream(text, voice, language, params, cancel)):
+        for count, chunk in enumerate(super().stream(request, cancel)):
             if failing and count == self.chunks:
                 self.times -= 1
                 raise self.error
@@ -159,7 +164,7 @@ def test_failover_mid_utterance_is_heard_and_the_next_request_recovers(
 
     # The next request is XTTS's again.
     calls_before = len(fast.calls)
-    chunks = list(routing.stream(TEXT[:70], None, "en", SynthesisParams(), threading.Event()))
+    chunks = list(routing.stream(SynthesisRequest(TEXT[:70], None, "en"), threading.Event()))
     assert chunks and len(primary.calls) == 2 and len(fast.calls) == calls_before
 
 
@@ -170,7 +175,7 @@ def test_failure_before_any_sound_gives_the_whole_segment_to_the_fallback(
     fast = Recording(piper)
     routing = RoutingEngine(primary, fast, detector=None)
     text = "A segment the primary could not even start."
-    chunks = list(routing.stream(text, None, "en", SynthesisParams(), threading.Event()))
+    chunks = list(routing.stream(SynthesisRequest(text, None, "en"), threading.Event()))
     assert fast.calls[0]["text"] == text
     assert chunks[0].start == 0 and chunks[-1].end == len(text)
     assert routing.failovers[-1].resumed_at == 0
@@ -182,7 +187,7 @@ def test_request_errors_are_not_failed_over(xtts: XttsEngine, piper: PiperEngine
     with pytest.raises(UnknownVoice):
         list(
             routing.stream(
-                "Some words to say here.", None, "en", SynthesisParams(), threading.Event()
+                SynthesisRequest("Some words to say here.", None, "en"), threading.Event()
             )
         )
     assert not routing.failovers
@@ -195,7 +200,7 @@ def test_when_the_fallback_fails_too_the_error_is_reported(xtts, piper) -> None:
     with pytest.raises(EngineError, match="Piper could not speak"):
         list(
             routing.stream(
-                "Some words to say here.", None, "en", SynthesisParams(), threading.Event()
+                SynthesisRequest("Some words to say here.", None, "en"), threading.Event()
             )
         )
 
@@ -204,7 +209,7 @@ def test_when_the_fallback_fails_too_the_error_is_reported(xtts, piper) -> None:
 def test_very_short_text_is_spoken_by_the_fast_engine(xtts, piper, text: str) -> None:
     primary, fast = Recording(xtts), Recording(piper)
     routing = RoutingEngine(primary, fast, short_text_words=2, detector=None)
-    chunks = list(routing.stream(text, None, "en", SynthesisParams(), threading.Event()))
+    chunks = list(routing.stream(SynthesisRequest(text, None, "en"), threading.Event()))
     assert [c["text"] for c in fast.calls] == [text] and not primary.calls
     assert chunks and all(c.sample_rate == xtts.sample_rate for c in chunks)
 
@@ -212,18 +217,29 @@ def test_very_short_text_is_spoken_by_the_fast_engine(xtts, piper, text: str) ->
 def test_longer_text_and_voices_go_to_their_engine(xtts, piper) -> None:
     primary, fast = Recording(xtts), Recording(piper)
     routing = RoutingEngine(primary, fast, detector=None)
-    params = SynthesisParams()
-    list(routing.stream("Three words here", None, "en", params, threading.Event()))
+    params = SynthesisRequest("")
+    list(
+        routing.stream(
+            params.but(text="Three words here", voice=None, language="en"), threading.Event()
+        )
+    )
     assert len(primary.calls) == 1 and not fast.calls
     piper_voice = piper.voices()[0].id
     list(
         routing.stream(
-            "A longer sentence in Piper's own voice.", piper_voice, "en", params, threading.Event()
+            params.but(
+                text="A longer sentence in Piper's own voice.", voice=piper_voice, language="en"
+            ),
+            threading.Event(),
         )
     )
     assert fast.calls[-1]["voice"] == piper_voice
     # A short text with an XTTS voice: Piper speaks it in its own default voice.
-    list(routing.stream("OK", "claribel-dervla", "en", params, threading.Event()))
+    list(
+        routing.stream(
+            params.but(text="OK", voice="claribel-dervla", language="en"), threading.Event()
+        )
+    )
     assert fast.calls[-1]["voice"] is None
     assert {v.id for v in routing.voices()} >= {"claribel-dervla", piper_voice}
 
@@ -232,22 +248,24 @@ def test_the_language_of_each_segment_is_detected_when_none_is_given(xtts, piper
     primary, fast = Recording(xtts), Recording(piper)
     detector = LanguageDetector(set(xtts.languages()) | set(piper.languages()))
     routing = RoutingEngine(primary, fast, detector=detector, default_language="en")
-    params = SynthesisParams()
+    params = SynthesisRequest("")
     for text in (
         "Heute scheint die Sonne über dem ganzen Land.",
         "Aujourd'hui le soleil brille sur tout le pays.",
         "Сегодня солнце светит над всей страной.",
     ):
-        list(routing.stream(text, None, None, params, threading.Event()))
+        list(routing.stream(params.but(text=text, voice=None, language=None), threading.Event()))
     assert [c["language"] for c in primary.calls] == ["de", "fr", "ru"]
-    list(routing.stream("OK", None, None, params, threading.Event()))  # too short to tell
+    list(
+        routing.stream(params.but(text="OK", voice=None, language=None), threading.Event())
+    )  # too short to tell
     assert fast.calls[-1]["language"] == "en"
 
 
 def test_fallback_audio_is_resampled_to_the_engines_rate(xtts, piper) -> None:
     fast = Recording(piper)
     routing = RoutingEngine(xtts, fast, detector=None)
-    routed = list(routing.stream("Hello there", None, "en", SynthesisParams(), threading.Event()))
+    routed = list(routing.stream(SynthesisRequest("Hello there", None, "en"), threading.Event()))
     made = fast.calls[0]["chunks"]
     assert [c.sample_rate for c in routed] == [RATE] * len(made)
     for mine, theirs in zip(routed, made, strict=True):
@@ -269,7 +287,7 @@ def test_xtts_without_any_voice_leaves_the_speaking_to_piper(tiny_model_dir, tmp
     routing = RoutingEngine(primary, fast, detector=None)
     routing.validate(None, "en")
     text = "A sentence long enough for the neural voice, had it a voice."
-    list(routing.stream(text, None, "en", SynthesisParams(), threading.Event()))
+    list(routing.stream(SynthesisRequest(text, None, "en"), threading.Event()))
     assert not primary.calls and [c["text"] for c in fast.calls] == [text]
     with pytest.raises(UnknownVoice):
         routing.validate("nobody", "en")  # a voice asked for by name is still checked

@@ -14,7 +14,7 @@ import soxr
 from support.cli import run_readaloud
 from support.xtts import tiny_options
 
-from readaloud.engines.base import SynthesisParams
+from readaloud.engines.base import SynthesisRequest
 from readaloud.engines.piper import PiperEngine
 from readaloud.engines.xtts import XttsEngine
 from readaloud.engines.xtts.clips import BadClip
@@ -37,7 +37,7 @@ def speech() -> list[tuple[np.ndarray, int]]:
     piper.load()
     recordings = []
     for text in SENTENCES:
-        chunks = piper.stream(text, None, "en", SynthesisParams(), threading.Event())
+        chunks = piper.stream(SynthesisRequest(text, None, "en"), threading.Event())
         samples = np.concatenate([c.samples for c in chunks])
         recordings.append((samples, piper.sample_rate))
     return recordings
@@ -80,7 +80,7 @@ def test_enrolled_voice_reloads_exactly_and_speaks(engine: XttsEngine, clips) ->
     assert ids[0] == "grandma" and "ana-florence" in ids  # enrolled first, then studio
     chunks = list(
         engine.stream(
-            "Hello from a cloned voice.", "grandma", "de", SynthesisParams(), threading.Event()
+            SynthesisRequest("Hello from a cloned voice.", "grandma", "de"), threading.Event()
         )
     )
     assert sum(len(c.samples) for c in chunks) > 0
@@ -148,7 +148,7 @@ def test_a_voice_from_another_model_must_be_enrolled_again(engine: XttsEngine, c
     tampered = type(voice)(**{**voice.__dict__, "fingerprint": "0" * 16})
     engine.store.save(tampered, replace=True)
     with pytest.raises(VoiceMismatch, match="enrol it again"):
-        list(engine.stream("Hello there.", "old", "en", SynthesisParams(), threading.Event()))
+        list(engine.stream(SynthesisRequest("Hello there.", "old", "en"), threading.Event()))
 
 
 def test_voice_commands(tiny_model_dir: Path, tmp_path: Path, clips) -> None:
