@@ -9,9 +9,10 @@ from fastapi import FastAPI
 
 from readaloud import __version__
 from readaloud.server.errors import ERROR_RESPONSES, install_error_handlers
-from readaloud.server.events_api import events_router
-from readaloud.server.native_api import native_router
-from readaloud.server.openai_api import openai_router
+from readaloud.server.events_api import router as events_router
+from readaloud.server.native_api import router as native_router
+from readaloud.server.openai_api import OpenAISpeech
+from readaloud.server.openai_api import router as openai_router
 from readaloud.server.security import SecurityMiddleware
 from readaloud.server.services import Services
 from readaloud.text.sources import MAX_TEXT_BYTES
@@ -35,10 +36,12 @@ def create_app(
         redoc_url=None,
         responses=ERROR_RESPONSES,
     )
+    app.state.services = services
+    app.state.openai = OpenAISpeech(services)
     install_error_handlers(app)
-    app.include_router(native_router(services))
-    app.include_router(events_router(services))
-    app.include_router(openai_router(services))
+    app.include_router(native_router)
+    app.include_router(events_router)
+    app.include_router(openai_router)
     app.add_middleware(
         SecurityMiddleware,
         token=token,

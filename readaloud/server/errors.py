@@ -68,9 +68,7 @@ def error_body(kind: str, message: str, param: str | None = None) -> bytes:
     return json.dumps(error_fields(kind, message, param)).encode()
 
 
-def error_response(
-    status: int, kind: str, message: str, param: str | None = None
-) -> JSONResponse:
+def error_response(status: int, kind: str, message: str, param: str | None = None) -> JSONResponse:
     return JSONResponse(error_fields(kind, message, param), status_code=status)
 
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from readaloud.config import MAX_RATE, MIN_RATE
 from readaloud.errors import ReadaloudError
-from readaloud.server.services import VOICE_ID, Services
+from readaloud.server.services import VOICE_ID, ServicesDep
 from readaloud.speech.scheduler import Mode
 from readaloud.speech.utterance import Utterance
 from readaloud.text.extract import MAX_HTML_BYTES, TooLarge
@@ -70,83 +70,92 @@ def _check_size(text: str, limit: int, what: str) -> None:
         raise TooLarge(f"{what} is over {limit // 1_000_000} MB; send it in parts.")
 
 
-def native_router(services: Services) -> APIRouter:
-    router = APIRouter()
-    scheduler = services.scheduler
+router = APIRouter()
 
-    @router.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
 
-    @router.post("/v1/speak", status_code=202, response_model=Accepted)
-    def speak(request: SpeakRequest) -> Accepted:
-        """Read text, a page (url or html) or the desktop selection/clipboard aloud."""
-        began = time.perf_counter()
-        if request.text is not None:
-            text = request.text
-            _check_size(text, MAX_TEXT_BYTES, "The text")
-        else:
-            kind = "url" if request.url else "html" if request.html else request.source
-            assert kind is not None
-            try:
-                # Pages and their text have the caps typed text and fetched pages have.
-                _check_size(request.html or "", MAX_HTML_BYTES, "The page HTML")
-                text = services.text_from(kind, request.url or request.html)
-                _check_size(text, MAX_TEXT_BYTES, "The page's text")
-            except ReadaloudError as error:
-                services.feedback(error, request.mode)  # the user may see nothing
-                raise
-        utterance = Utterance(
-            text=text,
-            voice=request.voice or services.default_voice,
-            language=request.language,  # None: detected, else [speech] language
-            rate=request.rate if request.rate is not None else services.default_rate,
-        )
-        extract_ms = (time.perf_counter() - began) * 1000
-        return Accepted(id=scheduler.submit(utterance, request.mode, extract_ms=extract_ms))
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
 
-    # Stop and pause run on the event loop, not in the thread pool: under load a pool thread
-    # can be a long wait away, and these two must act at once (they only take short locks).
-    @router.post("/v1/stop", response_model=Done)
-    async def stop() -> Done:
-        scheduler.stop()
-        return Done(ok=True)
 
-    @router.post("/v1/pause", response_model=Done)
-    async def pause() -> Done:
-        return Done(ok=scheduler.pause())
+@router.post("/v1/speak", status_code=202, response_model=Accepted)
+def speak(request: SpeakRequest, services: ServicesDep) -> Accepted:
+    """Read text, a page (url or html) or the desktop selection/clipboard aloud."""
+    began = time.perf_counter()
+    if request.text is not None:
+        text = request.text
+        _check_size(text, MAX_TEXT_BYTES, "The text")
+    else:
+        kind = "url" if request.url else "html" if request.html else request.source
+        assert kind is not None
+        try:
+            # Pages and their text have the caps typed text and fetched pages have.
+            _check_size(request.html or "", MAX_HTML_BYTES, "The page HTML")
+            text = services.text_from(kind, request.url or request.html)
+            _check_size(text, MAX_TEXT_BYTES, "The page's text")
+        except ReadaloudError as error:
+            services.feedback(error, request.mode)  # the user may see nothing
+            raise
+    utterance = Utterance(
+        text=text,
+        voice=request.voice or services.default_voice,
+        language=request.language,  # None: detected, else [speech] language
+        rate=request.rate if request.rate is not None else services.default_rate,
+    )
+    extract_ms = (time.perf_counter() - began) * 1000
+    return Accepted(id=services.scheduler.submit(utterance, request.mode, extract_ms=extract_ms))
 
-    @router.post("/v1/resume", response_model=Done)
-    def resume() -> Done:
-        return Done(ok=scheduler.resume())
 
-    @router.post("/v1/toggle")
-    def toggle() -> dict[str, str]:
-        return {"state": scheduler.toggle()}
+# Stop and pause run on the event loop, not in the thread pool: under load a pool thread
+# can be a long wait away, and these two must act at once (they only take short locks).
+@router.post("/v1/stop", response_model=Done)
+async def stop(services: ServicesDep) -> Done:
+    services.scheduler.stop()
+    return Done(ok=True)
 
-    @router.post("/v1/skip", response_model=Done)
-    def skip(request: SkipRequest) -> Done:
-        return Done(ok=scheduler.skip(request.count))
 
-    @router.get("/v1/status")
-    def status() -> dict[str, Any]:
-        changed = services.config_changed() if services.config_changed else None
-        return {
-            **scheduler.status().to_dict(),
-            "engine_reason": services.engine_reason,
-            "config_changed": changed,
-        }
+@router.post("/v1/pause", response_model=Done)
+async def pause(services: ServicesDep) -> Done:
+    return Done(ok=services.scheduler.pause())
 
-    @router.get("/v1/voices")
-    def voices() -> dict[str, Any]:
-        engine = scheduler.engine
-        return {
-            "engine": services.engine_reason,
-            "voices": [
-                {"id": v.id, "engine": v.engine, "languages": list(v.languages),
-                 "description": v.description}
-                for v in engine.voices()
-            ],
-        }
 
-    return router
+@router.post("/v1/resume", response_model=Done)
+def resume(services: ServicesDep) -> Done:
+    return Done(ok=services.scheduler.resume())
+
+
+@router.post("/v1/toggle")
+def toggle(services: ServicesDep) -> dict[str, str]:
+    return {"state": services.scheduler.toggle()}
+
+
+@router.post("/v1/skip", response_model=Done)
+def skip(request: SkipRequest, services: ServicesDep) -> Done:
+    return Done(ok=services.scheduler.skip(request.count))
+
+
+@router.get("/v1/status")
+def status(services: ServicesDep) -> dict[str, Any]:
+    changed = services.config_changed() if services.config_changed else None
+    return {
+        **services.scheduler.status().to_dict(),
+        "engine_reason": services.engine_reason,
+        "config_changed": changed,
+    }
+
+
+@router.get("/v1/voices")
+def voices(services: ServicesDep) -> dict[str, Any]:
+    engine = services.scheduler.engine
+    return {
+        "engine": services.engine_reason,
+        "voices": [
+            {
+                "id": v.id,
+                "engine": v.engine,
+                "languages": list(v.languages),
+                "description": v.description,
+            }
+            for v in engine.voices()
+        ],
+    }

@@ -18,12 +18,12 @@ import json
 import logging
 import re
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated, Any, Literal
 
 import numpy as np
 import soxr
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -77,58 +77,55 @@ class SpeechRequest(BaseModel):
     )
 
 
-def openai_router(
-    services: Services,
-    *,
-    voices: Mapping[str, str] | None = None,
-    max_streams: int | None = None,
-) -> APIRouter:
-    """The routes, speaking through ``services.scheduler.engine`` (shared with the speech queue).
+class OpenAISpeech:
+    """The state the OpenAI-compatible routes share: the voice map and the stream slots.
 
-    ``voices`` maps OpenAI voice names to local voice ids (unmapped names use the default voice);
-    ``max_streams`` caps the syntheses running at once for this API (more get 429).
+    It speaks through ``services.scheduler.engine`` (shared with the speech queue);
+    ``[openai] voices`` maps OpenAI voice names to local voice ids (unmapped names use the
+    default voice) and ``max_streams`` caps the syntheses running at once (more get 429).
     """
-    if voices is None:
-        voices = services.openai_voices
-    if max_streams is None:
-        max_streams = services.openai_max_streams
-    voice_id = re.compile(VOICE_ID)
-    voice_map = {name.lower(): local for name, local in voices.items() if local}
-    slots = threading.BoundedSemaphore(max_streams)
-    router = APIRouter(tags=["OpenAI-compatible"])
 
-    def engine() -> Engine:
-        return services.scheduler.engine
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.voice_map = {
+            name.lower(): local for name, local in services.openai_voices.items() if local
+        }
+        self.max_streams = services.openai_max_streams
+        self._slots = threading.BoundedSemaphore(self.max_streams)
+        self._voice_id = re.compile(VOICE_ID)
 
-    def local_voice(voice: str | VoiceRef | None) -> str | None:
+    @property
+    def engine(self) -> Engine:
+        return self.services.scheduler.engine
+
+    def local_voice(self, voice: str | VoiceRef | None) -> str | None:
         name = voice.id if isinstance(voice, VoiceRef) else voice
         if not name:
-            return services.default_voice
+            return self.services.default_voice
         if name.lower() in OPENAI_VOICES:
-            return voice_map.get(name.lower()) or services.default_voice
-        if not voice_id.fullmatch(name):
+            return self.voice_map.get(name.lower()) or self.services.default_voice
+        if not self._voice_id.fullmatch(name):
             raise UnknownVoice(_unknown_voice(name))
         return name
 
-    async def speech(request: SpeechRequest) -> StreamingResponse:
-        """Speak ``input``; the audio streams back as it is synthesized."""
-        voice = local_voice(request.voice)
+    async def speech(self, request: SpeechRequest) -> StreamingResponse:
+        voice = self.local_voice(request.voice)
         utterance = Utterance(
             text=request.input,
             voice=voice,
             language=request.language,  # None: detected, else [speech] language
             rate=request.speed,
         )
-        words = services.scheduler.first_fragment_words
+        words = self.services.scheduler.first_fragment_words
         try:
-            segments = await run_in_threadpool(prepare, engine(), utterance, words)
+            segments = await run_in_threadpool(prepare, self.engine, utterance, words)
         except UnknownVoice:
             if voice is None:
                 raise  # the configured default voice is missing: the engine's message says so
             raise UnknownVoice(_unknown_voice(voice)) from None
-        if not slots.acquire(blocking=False):
+        if not self._slots.acquire(blocking=False):
             raise QueueFull(
-                f"{max_streams} speech requests are already being answered; try again shortly."
+                f"{self.max_streams} speech requests are already being answered; try again shortly."
             )
         cancel = threading.Event()
         released = threading.Event()
@@ -137,9 +134,9 @@ def openai_router(
             cancel.set()  # the client is gone or the response is done: stop synthesizing
             if not released.is_set():
                 released.set()
-                slots.release()
+                self._slots.release()
 
-        audio = _AudioStream(engine(), utterance, segments, request.response_format, cancel)
+        audio = _AudioStream(self.engine, utterance, segments, request.response_format, cancel)
         if request.stream_format == "sse":
             return _SpeechResponse(
                 _sse(audio.chunks()),
@@ -154,31 +151,14 @@ def openai_router(
             headers={"Cache-Control": "no-store"},
         )
 
-    def models() -> dict[str, Any]:
-        """The model names this server answers to (OpenAI's list shape)."""
-        return {"object": "list", "data": [_model(name) for name in MODELS]}
-
-    def model(model_id: str) -> Any:
-        if model_id not in MODELS:
-            return error_response(
-                404, "model_not_found", f"The model '{model_id}' does not exist.", "model"
-            )
-        return _model(model_id)
-
-    def audio_models() -> dict[str, Any]:
-        """Open WebUI's shape for an OpenAI-compatible server's speech models."""
-        return {"models": [{"id": name, "name": name} for name in MODELS]}
-
-    def audio_voices() -> dict[str, Any]:
-        """OpenAI's names (and the local voice each speaks with; null: the engine's default),
-        then the engine's own voices."""
-        default = services.default_voice  # None: the engine's own default voice
+    def voices(self) -> dict[str, Any]:
+        default = self.services.default_voice  # None: the engine's own default voice
         named = [
             {
                 "id": name,
                 "name": name,
                 "object": "voice",
-                "speaks_with": voice_map.get(name) or default,
+                "speaks_with": self.voice_map.get(name) or default,
             }
             for name in OPENAI_VOICES
         ]
@@ -190,29 +170,66 @@ def openai_router(
                 "engine": v.engine,
                 "languages": list(v.languages),
             }
-            for v in engine().voices()
+            for v in self.engine.voices()
         ]
         return {"object": "list", "default": default, "voices": named + own}
 
-    # The audio in the format asked for, or OpenAI's events with stream_format "sse".
-    streamed: dict[str, Any] = {f.media_type: {} for f in FORMATS.values()}
-    streamed["text/event-stream"] = {}
-    audio_response: dict[int | str, dict[str, Any]] = {200: {"content": streamed}}
-    router.add_api_route(
-        "/v1/audio/speech",
-        speech,
-        methods=["POST"],
-        response_class=StreamingResponse,
-        responses=audio_response,
-    )
-    router.add_api_route("/v1/models", models, methods=["GET"])
-    router.add_api_route("/v1/models/{model_id}", model, methods=["GET"])
-    router.add_api_route("/v1/audio/voices", audio_voices, methods=["GET"])
-    router.add_api_route("/v1/audio/models", audio_models, methods=["GET"])
-    # The same without /v1, for a base URL typed without it (Read Aloud's custom server).
-    router.add_api_route("/audio/speech", speech, methods=["POST"], include_in_schema=False)
-    router.add_api_route("/models", models, methods=["GET"], include_in_schema=False)
-    return router
+
+async def _openai_of(request: Request) -> OpenAISpeech:
+    # async: a sync dependency would run in the thread pool (see services.services_of).
+    api: OpenAISpeech = request.app.state.openai
+    return api
+
+
+OpenAIDep = Annotated[OpenAISpeech, Depends(_openai_of)]
+
+router = APIRouter(tags=["OpenAI-compatible"])
+#: The audio in the format asked for, or OpenAI's events with stream_format "sse".
+_STREAMED: dict[str, Any] = {f.media_type: {} for f in FORMATS.values()}
+_STREAMED["text/event-stream"] = {}
+
+
+@router.post(
+    "/v1/audio/speech",
+    response_class=StreamingResponse,
+    responses={200: {"content": _STREAMED}},
+)
+async def speech(request: SpeechRequest, api: OpenAIDep) -> StreamingResponse:
+    """Speak ``input``; the audio streams back as it is synthesized."""
+    return await api.speech(request)
+
+
+@router.get("/v1/models")
+def models() -> dict[str, Any]:
+    """The model names this server answers to (OpenAI's list shape)."""
+    return {"object": "list", "data": [_model(name) for name in MODELS]}
+
+
+@router.get("/v1/models/{model_id}")
+def model(model_id: str) -> Any:
+    if model_id not in MODELS:
+        return error_response(
+            404, "model_not_found", f"The model '{model_id}' does not exist.", "model"
+        )
+    return _model(model_id)
+
+
+@router.get("/v1/audio/voices")
+def audio_voices(api: OpenAIDep) -> dict[str, Any]:
+    """OpenAI's names (and the local voice each speaks with; null: the engine's default),
+    then the engine's own voices."""
+    return api.voices()
+
+
+@router.get("/v1/audio/models")
+def audio_models() -> dict[str, Any]:
+    """Open WebUI's shape for an OpenAI-compatible server's speech models."""
+    return {"models": [{"id": name, "name": name} for name in MODELS]}
+
+
+# The same without /v1, for a base URL typed without it (Read Aloud's custom server).
+router.add_api_route("/audio/speech", speech, methods=["POST"], include_in_schema=False)
+router.add_api_route("/models", models, methods=["GET"], include_in_schema=False)
 
 
 def _unknown_voice(name: str) -> str:

@@ -1,9 +1,13 @@
-"""What the API's routers need from the daemon: built once in daemon.py, passed to each router."""
+"""What the API's routes need from the daemon: built once in daemon.py, kept on the app
+(``app.state.services``) and handed to each route by the ``ServicesDep`` dependency."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
 
 from readaloud.errors import ReadaloudError
 from readaloud.speech.scheduler import Mode, Scheduler
@@ -27,3 +31,13 @@ class Services:
     #: The OpenAI-compatible endpoint: OpenAI voice name → local voice id, and stream limit.
     openai_voices: dict[str, str] = field(default_factory=dict)
     openai_max_streams: int = 4
+
+
+async def services_of(request: Request) -> Services:
+    # async: FastAPI runs a sync dependency in its thread pool, and the routes that must act at
+    # once (stop, pause) run on the event loop.
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(services_of)]
