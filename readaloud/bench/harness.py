@@ -16,9 +16,13 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx2
+
+from readaloud.speech.events import Event, parse_event
+
+E = TypeVar("E", bound=Event)
 
 
 class DaemonProcess:
@@ -169,6 +173,13 @@ class Events:
                         self.items.append(json.loads(line[6:]))
         except httpx2.HTTPError:
             pass  # the daemon went away at the end of the module
+
+    def wait_for_event(self, kind: type[E], uid: str, timeout: float = 30.0) -> E:
+        """The first event of ``kind`` for utterance ``uid``, typed (speech/events.py)."""
+        raw = self.wait_for(lambda e: e["type"] == kind.type and e.get("id") == uid, timeout)
+        event = parse_event(raw)
+        assert isinstance(event, kind), raw
+        return event
 
     def wait_for(self, predicate, timeout: float = 30.0) -> dict:
         deadline = time.monotonic() + timeout

@@ -12,6 +12,7 @@ import numpy as np
 
 from readaloud.bench.harness import DaemonProcess, Events
 from readaloud.bench.soundserver import Capture
+from readaloud.speech.events import UtteranceEnded, UtteranceTiming
 
 #: A sample above this is sound: idle output is exact zeros, speech starts far above it.
 FIRST_SAMPLE = 1.5 / 32768
@@ -86,9 +87,7 @@ def first_sound(daemon: DaemonProcess, recorder: Recorder, text: str, runs: int)
             time.sleep(0.1)
             asked = time.time()
             uid = daemon.post("/v1/speak", {"text": text}).json()["id"]
-            timing = events.wait_for(
-                lambda e, u=uid: e["type"] == "utterance_timing" and e["id"] == u
-            )
+            timing = events.wait_for_event(UtteranceTiming, uid)
             time.sleep(0.6)
             daemon.post("/v1/stop")
         samples = cap.samples()
@@ -99,11 +98,13 @@ def first_sound(daemon: DaemonProcess, recorder: Recorder, text: str, runs: int)
         heard = cap.wall_time_at(index)
         total = (heard - asked) * 1000
         parts["total_ms"].append(total)
-        parts["request_ms"].append((timing["submitted_at"] - asked) * 1000)
-        for key in ("extract_ms", "prepare_ms", "queue_wait_ms", "engine_first_chunk_ms"):
-            parts[key].append(timing[key])
-        parts["audio_path_ms"].append((heard - timing["enqueued_at"]) * 1000)
-        parts["overhead_over_engine_ms"].append(total - timing["engine_first_chunk_ms"])
+        parts["request_ms"].append((timing.submitted_at - asked) * 1000)
+        parts["extract_ms"].append(timing.extract_ms)
+        parts["prepare_ms"].append(timing.prepare_ms)
+        parts["queue_wait_ms"].append(timing.queue_wait_ms)
+        parts["engine_first_chunk_ms"].append(timing.engine_first_chunk_ms)
+        parts["audio_path_ms"].append((heard - timing.enqueued_at) * 1000)
+        parts["overhead_over_engine_ms"].append(total - timing.engine_first_chunk_ms)
     return {key: summary(values) for key, values in parts.items()}
 
 
@@ -151,20 +152,20 @@ def long_article(daemon: DaemonProcess, text: str, play_seconds: float) -> dict:
     before = daemon.get("/v1/status").json()
     rss_before = rss_mb(daemon.process.pid)  # type: ignore[union-attr]
     uid = daemon.post("/v1/speak", {"text": text}).json()["id"]
-    timing = events.wait_for(lambda e: e["type"] == "utterance_timing" and e["id"] == uid)
+    timing = events.wait_for_event(UtteranceTiming, uid)
     time.sleep(play_seconds)
     daemon.post("/v1/stop")
-    end = events.wait_for(lambda e: e["type"] == "utterance_end" and e["id"] == uid)
+    end = events.wait_for_event(UtteranceEnded, uid)
     after = daemon.get("/v1/status").json()
     return {
         "words": len(text.split()),
         "played_s": play_seconds,
-        "synthesized_audio_s": end["audio_s"],
-        "synthesis_s": end["synthesis_s"],
-        "real_time_factor": round(end["synthesis_s"] / end["audio_s"], 4)
-        if end["audio_s"]
+        "synthesized_audio_s": end.audio_s,
+        "synthesis_s": end.synthesis_s,
+        "real_time_factor": round((end.synthesis_s or 0) / end.audio_s, 4)
+        if end.audio_s
         else None,
-        "first_chunk_ms": timing["engine_first_chunk_ms"],
+        "first_chunk_ms": timing.engine_first_chunk_ms,
         "underruns": after["underruns"] - before["underruns"],
         "xruns": after["xruns"] - before["xruns"],
         "rss_mb_before": round(rss_before, 1),
