@@ -52,6 +52,19 @@ class QueueFull(ReadaloudError):
 
 
 @dataclass
+class FirstSoundTimes:
+    """Where the time to the first sound went, for ``readaloud bench`` (reported once)."""
+
+    submitted_at: float  # wall clock
+    extract_ms: float
+    prepare_ms: float
+    queued_perf: float  # perf_counter when queued
+    started_perf: float | None = None  # perf_counter when synthesis began
+    engine_first_chunk_ms: float | None = None
+    reported: bool = False
+
+
+@dataclass
 class Job:
     id: str
     utterance: Utterance
@@ -62,9 +75,8 @@ class Job:
     #: Last segment the listener has started to hear.
     heard_index: int = -1
     restart: bool = False
-    failed: bool = False
     #: Where the time to first sound went, for ``readaloud bench`` (wall clock, ms).
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: FirstSoundTimes | None = None
     audio_s: float = 0.0
     synthesis_s: float = 0.0
 
@@ -115,12 +127,12 @@ class Scheduler:
             id=f"u{next(self._sequence)}-{uuid.uuid4().hex[:8]}",
             utterance=utterance,
             segments=segments,
-            timings={
-                "submitted_at": submitted_at,
-                "extract_ms": extract_ms,
-                "prepare_ms": (time.perf_counter() - began) * 1000,
-                "queued_perf": time.perf_counter(),
-            },
+            timings=FirstSoundTimes(
+                submitted_at=submitted_at,
+                extract_ms=extract_ms,
+                prepare_ms=(time.perf_counter() - began) * 1000,
+                queued_perf=time.perf_counter(),
+            ),
         )
         dropped: list[Job] = []
         with self._lock:
@@ -325,14 +337,15 @@ class Scheduler:
             utterance_id=job.id,
         )
         synth_started = time.perf_counter()
-        if "start_perf" not in job.timings:
-            job.timings["start_perf"] = synth_started
+        times = job.timings
+        if times is not None and times.started_perf is None:
+            times.started_perf = synth_started
         for piece in pieces:
             now = time.perf_counter()
             job.synthesis_s += now - synth_started
             job.audio_s += piece.chunk.duration
-            if "engine_first_chunk_ms" not in job.timings:
-                job.timings["engine_first_chunk_ms"] = (now - synth_started) * 1000
+            if times is not None and times.engine_first_chunk_ms is None:
+                times.engine_first_chunk_ms = (now - synth_started) * 1000
             while self.player.buffered_seconds > self.max_buffer_seconds and not cancel.is_set():
                 self._check_output()
                 cancel.wait(0.05)
@@ -347,8 +360,8 @@ class Scheduler:
             )
             if self.on_chunk is not None:
                 self.on_chunk(job.id, piece)
-            if "enqueued_at" not in job.timings:
-                self._report_timings(job)
+            if times is not None and not times.reported:
+                self._report_timings(job.id, times)
             synth_started = time.perf_counter()
         if cancel.is_set():
             return False
@@ -378,18 +391,18 @@ class Scheduler:
                 return True
         return False
 
-    def _report_timings(self, job: Job) -> None:
-        t = job.timings
-        t["enqueued_at"] = time.time()
+    def _report_timings(self, uid: str, times: FirstSoundTimes) -> None:
+        times.reported = True
+        started = times.started_perf if times.started_perf is not None else times.queued_perf
         self._emit(
             UtteranceTiming(
-                job.id,
-                submitted_at=t["submitted_at"],
-                extract_ms=round(t["extract_ms"], 2),
-                prepare_ms=round(t["prepare_ms"], 2),
-                queue_wait_ms=round((t["start_perf"] - t["queued_perf"]) * 1000, 2),
-                engine_first_chunk_ms=round(t["engine_first_chunk_ms"], 2),
-                enqueued_at=t["enqueued_at"],
+                uid,
+                submitted_at=times.submitted_at,
+                extract_ms=round(times.extract_ms, 2),
+                prepare_ms=round(times.prepare_ms, 2),
+                queue_wait_ms=round((started - times.queued_perf) * 1000, 2),
+                engine_first_chunk_ms=round(times.engine_first_chunk_ms or 0.0, 2),
+                enqueued_at=time.time(),
             )
         )
 
