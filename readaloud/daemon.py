@@ -196,10 +196,13 @@ class Daemon:
             if self._unheard.is_set() and self.scheduler.status().state == "idle":
                 self._unheard.clear()
                 log.warning("the sound output is back; telling the user what was missed")
-                if self.config.daemon.feedback == "earcon":
-                    self._play_earcon()
-                else:
-                    self.scheduler.submit(Utterance(SOUND_BACK_PHRASE), Mode.QUEUE)
+                try:
+                    if self.config.daemon.feedback == "earcon":
+                        self._play_earcon()
+                    else:
+                        self.scheduler.submit(Utterance(SOUND_BACK_PHRASE), Mode.QUEUE)
+                except ReadaloudError as error:  # gone again, or the queue is full
+                    log.warning("could not say that the sound is back: %s", error)
             return
         self._unheard.clear()
 

@@ -6,6 +6,6 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh test
 .venv/bin/ruff check readaloud tests bench
 # No import cycles, and the layers of STYLE.md point inward ([tool.importlinter] in pyproject.toml).
-.venv/bin/lint-imports --no-cache
+imports=$(.venv/bin/lint-imports --no-cache 2>&1) || { echo "$imports"; exit 1; }
 .venv/bin/mypy readaloud
 exec .venv/bin/python -m pytest "$@"
