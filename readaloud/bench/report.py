@@ -35,7 +35,19 @@ def print_report(results: dict, out: TextIO) -> None:
     for key, label in labels:
         _row(out, label, fs[key])
     _row(out, "naive daemon (whole first sentence)", results["naive_first_sound"]["total_ms"])
-    out.write(f"  readaloud / naive: {results['ratio_vs_naive']}\n\n")
+    short = results.get("short")
+    if short:
+        _row(out, f"one word ({short['text']!r})", short["first_sound_ms"])
+    plain = results.get("baseline")
+    if plain:
+        _row(out, "bare Piper, whole first sentence", plain["plain_piper_sentence_ms"])
+        _row(out, "bare Piper, the first chunk's text", plain["plain_piper_first_chunk_ms"])
+    ratios = results.get("ratios", {})
+    out.write(
+        f"  readaloud / naive: {results['ratio_vs_naive']}; "
+        f"first sound / bare Piper sentence: {ratios.get('first_sound_vs_plain_sentence')}; "
+        f"engine in the daemon / bare: {ratios.get('engine_in_daemon_vs_bare')}\n\n"
+    )
     out.write(f"  {'control (ms)':<36}{'median':>10}{'min':>9}{'p90':>9}{'max':>9}\n")
     for key, label in [
         ("stop_to_silence_ms", "stop → silence"),

@@ -11,11 +11,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from readaloud.bench import measure
+from readaloud.bench import baseline, measure
 from readaloud.bench.harness import DaemonProcess
 from readaloud.bench.soundserver import SINK, PulseServer
 from readaloud.bench.texts import FIRST_SENTENCE, article
+from readaloud.config import SpeechConfig
 from readaloud.errors import ExitCode, ReadaloudError
+
+#: The daemon's default first fragment ([speech] first_fragment_words).
+FIRST_FRAGMENT_WORDS = SpeechConfig().first_fragment_words
+#: A one-word utterance: what a screen reader sends on every key.
+SHORT_TEXT = "Enter"
 
 #: What the project aims for on a 2-core CPU with Piper (issue "Performance").
 TARGETS = {
@@ -55,6 +61,20 @@ def machine() -> dict[str, object]:
     }
 
 
+def user_server_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """How the benchmark's daemon, which gets a private XDG_RUNTIME_DIR, finds the user's own
+    sound server: PULSE_SERVER as set, else the socket PulseAudio and PipeWire's pulse server
+    both keep in the user's runtime folder."""
+    environ = dict(os.environ) if environ is None else environ
+    if environ.get("PULSE_SERVER"):
+        return {"PULSE_SERVER": environ["PULSE_SERVER"]}
+    runtime = environ.get("XDG_RUNTIME_DIR")
+    socket = Path(runtime) / "pulse" / "native" if runtime else None
+    if socket is None or not socket.exists():
+        return {}
+    return {"PULSE_SERVER": f"unix:{socket}"}
+
+
 def _user_server_answers() -> bool:
     if shutil.which("pactl") is None:
         return False
@@ -70,7 +90,11 @@ def sound_server(choice: str) -> Iterator[tuple[dict[str, str], measure.Recorder
     if choice == "user" or (choice == "auto" and _user_server_answers()):
         if not _user_server_answers():
             raise BenchError("No sound server answers 'pactl info'; use --sound-server private.")
-        yield {}, measure.Recorder(None, "@DEFAULT_MONITOR@"), "your sound server (default sink)"
+        yield (
+            user_server_env(),
+            measure.Recorder(None, "@DEFAULT_MONITOR@"),
+            "your sound server (default sink)",
+        )
         return
     if shutil.which("pulseaudio") is None or shutil.which("parec") is None:
         raise BenchError(
@@ -90,11 +114,19 @@ def run(options: Options) -> dict:
     with sound_server(options.sound_server) as (env, recorder, where):
         results: dict = {"machine": machine(), "sound_server": where, "engine": options.engine}
         engine_args = ("--engine", options.engine)
+        fragment = baseline.first_fragment(FIRST_SENTENCE, FIRST_FRAGMENT_WORDS)
         with _daemon(env, "", engine_args) as daemon:
             results["rss_mb_idle"] = round(measure.rss_mb(daemon.process.pid), 1)  # type: ignore[union-attr]
             results["first_sound"] = measure.first_sound(
                 daemon, recorder, FIRST_SENTENCE, options.runs
             )
+            # The screen-reader case: one word, spoken over and over.
+            results["short"] = {
+                "text": SHORT_TEXT,
+                "first_sound_ms": measure.first_sound(daemon, recorder, SHORT_TEXT, options.runs)[
+                    "total_ms"
+                ],
+            }
             results["control"] = measure.control(daemon, recorder, text, max(2, options.runs // 2))
             results["article"] = measure.long_article(daemon, text, options.play_seconds)
         # The naive daemon: no short first fragment, the whole first sentence is synthesized first.
@@ -103,9 +135,29 @@ def run(options: Options) -> dict:
             results["naive_first_sound"] = measure.first_sound(
                 naive, recorder, FIRST_SENTENCE, options.runs
             )
+        # Bare Piper in this process, in the same run, after the daemons have gone.
+        if options.engine == "piper":
+            bare = baseline.plain_piper(
+                {"sentence": FIRST_SENTENCE, "first_chunk": fragment}, options.runs
+            )
+            results["baseline"] = {
+                "first_chunk_text": fragment,
+                "plain_piper_sentence_ms": bare["sentence"],
+                "plain_piper_first_chunk_ms": bare["first_chunk"],
+            }
     fast = results["first_sound"]["total_ms"].get("median")
     slow = results["naive_first_sound"]["total_ms"].get("median")
-    results["ratio_vs_naive"] = round(fast / slow, 3) if fast and slow else None
+    results["ratio_vs_naive"] = _ratio(fast, slow)
+    plain = results.get("baseline", {})
+    results["ratios"] = {
+        "first_sound_vs_plain_sentence": _ratio(
+            fast, plain.get("plain_piper_sentence_ms", {}).get("median")
+        ),
+        "engine_in_daemon_vs_bare": _ratio(
+            results["first_sound"]["engine_first_chunk_ms"].get("median"),
+            plain.get("plain_piper_first_chunk_ms", {}).get("median"),
+        ),
+    }
     results["targets"] = verdicts(results)
     return results
 
@@ -120,6 +172,10 @@ def _daemon(env: dict[str, str], config: str, args: tuple[str, ...]) -> Iterator
         raise BenchError(f"The benchmark daemon failed: {error}") from None
     finally:
         daemon.close()
+
+
+def _ratio(part: float | None, whole: float | None) -> float | None:
+    return round(part / whole, 3) if part and whole else None
 
 
 def verdicts(results: dict) -> dict[str, dict]:

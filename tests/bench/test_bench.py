@@ -1,0 +1,67 @@
+"""``readaloud bench`` as a user runs it on their desktop: against their own sound server, found
+only the normal way (through XDG_RUNTIME_DIR, no PULSE_SERVER), with the same-run baselines and
+ratios in its JSON. The figures themselves are not asserted: they are measurements."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from support.pulse import PulseServer
+
+pytestmark = pytest.mark.sound
+
+#: The keys other tools read from ``readaloud bench --json``.
+KEYS = (
+    "first_sound.total_ms.median",
+    "baseline.plain_piper_sentence_ms.median",
+    "ratios.first_sound_vs_plain_sentence",
+    "ratios.engine_in_daemon_vs_bare",
+    "control.stop_to_silence_ms.median",
+    "first_sound.audio_path_ms.median",
+    "rss_mb_idle",
+    "article.rss_mb_after",
+    "article.underruns",
+    "short.first_sound_ms.median",
+)
+
+
+def _at(results: dict, dotted: str) -> object:
+    value: object = results
+    for part in dotted.split("."):
+        assert isinstance(value, dict) and part in value, f"no {dotted} in the JSON"
+        value = value[part]
+    return value
+
+
+def test_bench_measures_at_the_desktop_sound_server_with_same_run_baselines(
+    pulse: PulseServer,
+) -> None:
+    desktop = PulseServer()  # a desktop session's server: reached through XDG_RUNTIME_DIR only
+    desktop.start()
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(desktop.runtime_dir), "DISPLAY": ""}
+    env.pop("PULSE_SERVER", None)
+    try:
+        run = subprocess.run(
+            [sys.executable, "-m", "readaloud", "bench", "--sound-server", "user", "--json",
+             "--runs", "2", "--play-seconds", "2", "--article-words", "150"],
+            env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    finally:
+        desktop.close()
+    assert run.returncode == 0, run.stderr[-2000:]
+    results = json.loads(run.stdout)
+    assert results["sound_server"].startswith("your sound server")
+    for key in KEYS:
+        value = _at(results, key)
+        assert isinstance(value, int | float) and value >= 0, (key, value)
+    # The ratios are of figures measured in this run.
+    first = _at(results, "first_sound.total_ms.median")
+    plain = _at(results, "baseline.plain_piper_sentence_ms.median")
+    assert _at(results, "ratios.first_sound_vs_plain_sentence") == pytest.approx(
+        first / plain, abs=0.001  # type: ignore[operator]
+    )
+    assert results["baseline"]["first_chunk_text"].startswith("Although the morning train")
