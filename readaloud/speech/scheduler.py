@@ -368,7 +368,8 @@ class Scheduler:
         self.player.end_utterance(cancel)
         while not cancel.is_set():
             if self.player.wait(0.05):
-                return True
+                # A stop empties the queue too: that is not the end of the utterance.
+                return not cancel.is_set()
             self._check_output()
         return False
 
