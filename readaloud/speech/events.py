@@ -18,6 +18,8 @@ from typing import Any, ClassVar
 class Event:
     #: The event's name on the wire (SSE ``event:`` and the JSON ``type``).
     type: ClassVar[str] = ""
+    #: When it happened (wall clock); keyword-only, so each event's own fields come first.
+    time: float = field(default_factory=time.time, kw_only=True)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON the API sends: ``type`` first, fields that are not set left out."""
@@ -30,7 +32,6 @@ class UtteranceQueued(Event):
     type: ClassVar[str] = "utterance_queued"
     id: str
     segments: int
-    time: float = field(default_factory=time.time)
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,6 @@ class UtteranceStarted(Event):
     type: ClassVar[str] = "utterance_start"
     id: str
     text: str
-    time: float = field(default_factory=time.time)
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,6 @@ class SegmentStarted(Event):
     start: int
     end: int
     text: str
-    time: float = field(default_factory=time.time)
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,6 @@ class UtteranceEnded(Event):
     synthesis_s: float | None = None
     #: Blocks the player found empty mid-utterance since the daemon started.
     underruns: int | None = None
-    time: float = field(default_factory=time.time)
 
 
 @dataclass(frozen=True)
@@ -82,7 +80,6 @@ class UtteranceTiming(Event):
     queue_wait_ms: float
     engine_first_chunk_ms: float
     enqueued_at: float
-    time: float = field(default_factory=time.time)
 
 
 @dataclass(frozen=True)
@@ -93,19 +90,16 @@ class SpeechFailed(Event):
     id: str
     message: str
     code: str = "error"
-    time: float = field(default_factory=time.time)
 
 
 @dataclass(frozen=True)
 class Paused(Event):
     type: ClassVar[str] = "paused"
-    time: float = field(default_factory=time.time)
 
 
 @dataclass(frozen=True)
 class Resumed(Event):
     type: ClassVar[str] = "resumed"
-    time: float = field(default_factory=time.time)
 
 
 @dataclass(frozen=True)
@@ -113,7 +107,6 @@ class Stopping(Event):
     """The daemon is shutting down; event streams end after this one."""
 
     type: ClassVar[str] = "stopping"
-    time: float = field(default_factory=time.time)
 
 
 @dataclass(frozen=True)
@@ -121,7 +114,6 @@ class Connected(Event):
     """A client's event stream is open (sent by the API as an SSE comment, made by clients)."""
 
     type: ClassVar[str] = "connected"
-    time: float = field(default_factory=time.time)
 
 
 @dataclass(frozen=True)
@@ -129,7 +121,6 @@ class StreamLost(Event):
     """A client lost the daemon's event stream (made by clients, never sent)."""
 
     type: ClassVar[str] = "lost"
-    time: float = field(default_factory=time.time)
 
 
 EVENTS: dict[str, type[Event]] = {

@@ -69,14 +69,14 @@ class Job:
     id: str
     utterance: Utterance
     segments: list[Segment]
+    #: Where the time to first sound went, for ``readaloud bench``.
+    timings: FirstSoundTimes
     cancel: threading.Event = field(default_factory=threading.Event)
     #: Segment where synthesis (re)starts; moved by skip.
     next_index: int = 0
     #: Last segment the listener has started to hear.
     heard_index: int = -1
     restart: bool = False
-    #: Where the time to first sound went, for ``readaloud bench`` (wall clock, ms).
-    timings: FirstSoundTimes | None = None
     audio_s: float = 0.0
     synthesis_s: float = 0.0
 
@@ -223,7 +223,7 @@ class Scheduler:
             utterance=job.id if job else None,
             segment=segment,
             queued=queued,
-            engine=getattr(self.engine, "name", "?"),
+            engine=self.engine.name,
             underruns=self.player.underruns,
             xruns=self.player.xruns,
         )
@@ -338,13 +338,13 @@ class Scheduler:
         )
         synth_started = time.perf_counter()
         times = job.timings
-        if times is not None and times.started_perf is None:
+        if times.started_perf is None:
             times.started_perf = synth_started
         for piece in pieces:
             now = time.perf_counter()
             job.synthesis_s += now - synth_started
             job.audio_s += piece.chunk.duration
-            if times is not None and times.engine_first_chunk_ms is None:
+            if times.engine_first_chunk_ms is None:
                 times.engine_first_chunk_ms = (now - synth_started) * 1000
             while self.player.buffered_seconds > self.max_buffer_seconds and not cancel.is_set():
                 self._check_output()
@@ -360,7 +360,7 @@ class Scheduler:
             )
             if self.on_chunk is not None:
                 self.on_chunk(job.id, piece)
-            if times is not None and not times.reported:
+            if not times.reported:
                 self._report_timings(job.id, times)
             synth_started = time.perf_counter()
         if cancel.is_set():
