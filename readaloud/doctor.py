@@ -46,9 +46,9 @@ def check_sound() -> CheckResult:
 
 
 def check_piper(config: Config) -> CheckResult:
-    from readaloud.engines.piper import PiperEngine
+    from readaloud.engines.registry import piper_engine
 
-    engine = PiperEngine(config.piper_voices_dir)
+    engine = piper_engine(config)
     voices = engine.voices()
     if not voices:
         return CheckResult(
@@ -61,11 +61,17 @@ def check_piper(config: Config) -> CheckResult:
             "piper", FAIL, f"the voice does not load: {error}", "pip install -U piper-tts"
         )
     names = ", ".join(v.id for v in voices)
-    return CheckResult(
-        "piper",
-        OK,
-        f"{len(voices)} voice(s): {names}; more go in {config.piper_voices_dir}",
-    )
+    found = f"{len(voices)} voice(s): {names}; more go in {config.piper_voices_dir}"
+    streams, why_not = engine.streaming()
+    if not streams:
+        return CheckResult(
+            "piper",
+            WARN,
+            f"{found}; the default voice is heard only after each whole segment is made "
+            f"(its graph cannot be split: {why_not})",
+            "for the quickest first sound use a VITS voice exported by Piper's own tools",
+        )
+    return CheckResult("piper", OK, f"{found}; the default voice is heard mid-sentence")
 
 
 def check_gpu() -> CheckResult:

@@ -16,16 +16,29 @@ from readaloud.config import MIN_RATE as MIN_RATE
 
 
 @dataclass(frozen=True)
+class WordTiming:
+    """A word that begins in a chunk: its character span and when it is heard."""
+
+    start: int
+    end: int
+    #: Seconds from the chunk's first sample to the word's first sample.
+    at: float
+
+
+@dataclass(frozen=True)
 class AudioChunk:
     """A piece of synthesized speech: float32 mono samples and the text span they speak.
 
     ``start``/``end`` are character offsets into the text given to ``Engine.stream``.
+    ``words`` are the words that begin in this chunk, in order, when the engine knows them
+    (Piper's duration predictor does); spans are offsets into the same text.
     """
 
     samples: np.ndarray
     sample_rate: int
     start: int
     end: int
+    words: tuple[WordTiming, ...] = ()
 
     @property
     def duration(self) -> float:

@@ -44,7 +44,7 @@ def choose_engine(
     name = name or config.speech.engine
     if name not in ENGINES:
         raise BadInput(f"Unknown engine '{name}'; choose {', '.join(ENGINES)}.")
-    piper = _piper(config.piper_voices_dir, config.speech.voice or None, config.piper.use_cuda)
+    piper = piper_engine(config)
     why = ""
     if name == "xtts":
         from readaloud.engines.xtts.checkpoint import ModelFiles
@@ -89,11 +89,13 @@ def decide_auto(
     return True, f"CUDA GPU and the XTTS model in {model_dir}"
 
 
-def _piper(voices_dir: Path, default_voice: str | None, use_cuda: bool) -> PiperEngine:
-    piper = PiperEngine(voices_dir, use_cuda=use_cuda)
+def piper_engine(config: Config) -> PiperEngine:
+    """The Piper engine of ``config`` (not loaded), with its default voice."""
+    voices_dir, default_voice = config.piper_voices_dir, config.speech.voice
+    piper = PiperEngine(voices_dir, use_cuda=config.piper.use_cuda)
     # The default voice may be an XTTS voice: Piper then keeps its own default.
-    if default_voice and any(v.id == default_voice for v in piper.voices()):
-        piper = PiperEngine(voices_dir, default_voice=default_voice, use_cuda=use_cuda)
+    if default_voice and piper.has_voice(default_voice):
+        piper = PiperEngine(voices_dir, default_voice=default_voice, use_cuda=config.piper.use_cuda)
     return piper
 
 

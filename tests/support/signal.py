@@ -69,6 +69,11 @@ def longest_silence(
     return float(runs.max()) / rate
 
 
+def snr_db(reference: np.ndarray, other: np.ndarray) -> float:
+    """How far ``other`` is from ``reference``: signal to error power, in dB."""
+    return 10 * np.log10(np.sum(reference**2) / max(np.sum((other - reference) ** 2), 1e-30))
+
+
 def max_step(samples: np.ndarray) -> float:
     """The largest jump between neighbouring samples: a click is a jump a smooth signal lacks."""
     return float(np.max(np.abs(np.diff(samples)))) if len(samples) > 1 else 0.0

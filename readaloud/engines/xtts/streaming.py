@@ -29,6 +29,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from readaloud.audio.crossfade import blend
 from readaloud.engines.xtts.options import StreamOptions
 from readaloud.errors import EngineError
 
@@ -118,13 +119,6 @@ class Upsampler:
         return int(np.count_nonzero(np.floor(cls._source(candidates, scale)) <= size - 2))
 
 
-def crossfade_curves(length: int) -> tuple[np.ndarray, np.ndarray]:
-    """(fade_out, fade_in), raised-cosine, summing to one: a blend of one signal with itself is
-    that signal."""
-    ramp = np.sin(0.5 * np.pi * (np.arange(length) + 0.5) / max(length, 1)) ** 2
-    return (1.0 - ramp).astype(np.float32), ramp.astype(np.float32)
-
-
 class WindowedVocoder:
     """Turns a growing list of latents into audio, one bounded window per call to ``flush``.
 
@@ -179,10 +173,7 @@ class WindowedVocoder:
         audio = self._decode(lo, available, tokens, final)
         # Samples [done*hop - len(tail), end*hop): the held tail's span again, then new ones.
         start = (self._done - lo) * self._hop - len(self._tail)
-        piece = audio[start : (end - lo) * self._hop].copy()
-        if len(self._tail):
-            fade_out, fade_in = crossfade_curves(len(self._tail))
-            piece[: len(self._tail)] = self._tail * fade_out + piece[: len(self._tail)] * fade_in
+        piece = blend(self._tail, audio[start : (end - lo) * self._hop])
         self._done = end
         if final:
             self._tail = np.zeros(0, dtype=np.float32)

@@ -16,13 +16,13 @@ import torch
 import torch.nn.functional as F
 from support import signal as sig
 
+from readaloud.audio.crossfade import crossfade_curves
 from readaloud.engines.xtts import XttsEngine
 from readaloud.engines.xtts.options import StreamOptions
 from readaloud.engines.xtts.streaming import (
     ChunkSchedule,
     Upsampler,
     WindowedVocoder,
-    crossfade_curves,
     full_decode,
 )
 
@@ -55,10 +55,6 @@ def vocode(xtts: XttsEngine):
 @pytest.fixture(scope="module")
 def latents() -> torch.Tensor:
     return torch.randn(70, 64, generator=torch.Generator().manual_seed(3))
-
-
-def snr_db(reference: np.ndarray, other: np.ndarray) -> float:
-    return 10 * np.log10(np.sum(reference**2) / max(np.sum((other - reference) ** 2), 1e-30))
 
 
 @pytest.mark.parametrize("speed", [1.0, 1.5, 0.7])
@@ -119,7 +115,7 @@ def test_windowed_stream_matches_the_full_decode(vocode, latents: torch.Tensor) 
     assert len(joined) == len(full)  # every sample once: no gap, no overlap, no loss
     peak = np.abs(full).max()
     assert np.abs(joined - full).max() <= MAX_ERROR_OF_PEAK * peak
-    assert snr_db(full, joined) >= MIN_SNR_DB
+    assert sig.snr_db(full, joined) >= MIN_SNR_DB
 
     # No clicks: at each join the step between neighbouring samples is no bigger than the
     # full decode's own steps around that point.

@@ -1,0 +1,71 @@
+"""The frame-rate half of a Piper voice run over windows of a sentence's frames.
+
+The flow and the decoder are convolutions: a frame's samples depend only on nearby frames. So a
+window decoded with ``context`` frames before it and ``lookahead`` frames after it gives (almost)
+the samples of a whole-sentence decode. The first window is small so the first sound comes soon;
+windows then double, so later ones spend less on context. Each window's last ``crossfade`` frames
+are held back and blended with the next window's decode of the same frames, so joins never click.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from readaloud.audio.crossfade import blend
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    #: Frames in the first window (about 0.37 s at 22 050 Hz with 256-sample frames).
+    first: int = 32
+    #: Windows double up to this many frames.
+    largest: int = 256
+    #: Frames decoded before a window and thrown away (the flow sees about 30 frames each way).
+    context: int = 24
+    #: Frames decoded after a window and thrown away, except the cross-fade.
+    lookahead: int = 24
+    #: Frames blended between neighbouring windows.
+    crossfade: int = 2
+
+
+def window_spans(frames: int, plan: WindowPlan) -> Iterator[tuple[int, int]]:
+    """``[start, stop)`` of each window; a remainder shorter than a first window joins the last."""
+    start, size = 0, max(1, plan.first)
+    while start < frames:
+        stop = min(frames, start + size)
+        if frames - stop < plan.first:
+            stop = frames
+        yield start, stop
+        start, size = stop, max(size, min(plan.largest, size * 2))
+
+
+def decode_in_windows(
+    decode: Callable[[int, int], np.ndarray],
+    frames: int,
+    hop: int,
+    plan: WindowPlan,
+    cancel: threading.Event,
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """``(start, stop, samples)`` for each window, in order; every frame's samples once.
+
+    ``decode(lo, hi)`` runs the frame-rate half on frames ``lo:hi`` and returns ``(hi - lo) * hop``
+    samples. Stops early when ``cancel`` is set.
+    """
+    tail = np.zeros(0, dtype=np.float32)
+    for start, stop in window_spans(frames, plan):
+        if cancel.is_set():
+            return
+        lo = max(0, start - plan.context)
+        hi = min(frames, stop + plan.lookahead)
+        audio = decode(lo, hi)
+        if len(audio) != (hi - lo) * hop:
+            raise ValueError(f"the decoder gave {len(audio)} samples for {hi - lo} frames")
+        keep = min(hi, stop + plan.crossfade) if stop < frames else stop
+        piece = blend(tail, audio[(start - lo) * hop : (keep - lo) * hop])
+        body = (stop - start) * hop
+        tail = piece[body:]
+        yield start, stop, piece[:body]
