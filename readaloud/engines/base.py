@@ -44,6 +44,18 @@ class AudioChunk:
     def duration(self) -> float:
         return len(self.samples) / self.sample_rate
 
+    def moved(self, offset: int, limit: int | None = None) -> AudioChunk:
+        """The same chunk with its spans ``offset`` characters on (as offsets into a longer
+        text), none past ``limit``."""
+
+        def at(position: int) -> int:
+            return position + offset if limit is None else min(position + offset, limit)
+
+        words = tuple(
+            dataclasses.replace(word, start=at(word.start), end=at(word.end)) for word in self.words
+        )
+        return dataclasses.replace(self, start=at(self.start), end=at(self.end), words=words)
+
 
 @dataclass(frozen=True)
 class Voice:

@@ -14,6 +14,7 @@ rest of the utterance" is every later call with the same id.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import threading
@@ -144,9 +145,7 @@ class RoutingEngine:
         rest_of_it = request.but(text=rest.lstrip(), voice=voice, language=language)
         fallback = self.fast.stream(self._request_for(self.fast, rest_of_it), cancel)
         for chunk in self._resampled(fallback):
-            yield AudioChunk(
-                chunk.samples, chunk.sample_rate, chunk.start + offset, chunk.end + offset
-            )
+            yield chunk.moved(offset)
 
     # -- routing --------------------------------------------------------------------------------
 
@@ -236,5 +235,7 @@ class RoutingEngine:
             import soxr
 
             samples = soxr.resample(chunk.samples, chunk.sample_rate, rate, quality="HQ")
-            yield AudioChunk(np.asarray(samples, dtype=np.float32), rate, chunk.start, chunk.end)
+            yield dataclasses.replace(
+                chunk, samples=np.asarray(samples, dtype=np.float32), sample_rate=rate
+            )
 

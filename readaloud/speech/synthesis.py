@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 from collections.abc import Iterator
@@ -101,18 +102,15 @@ def synthesize(
         mid_sentence = not segment.text.endswith(_SENTENCE_END)
         chunks = engine.stream(asked.but(text=segment.text), cancel)
         for chunk, is_last in _with_last_flag(chunks):
-            samples = chunk.samples
             if mid_sentence and is_last:
-                samples = trim_trailing_silence(samples, chunk.sample_rate, MID_SENTENCE_PAUSE_S)
+                chunk = dataclasses.replace(
+                    chunk,
+                    samples=trim_trailing_silence(
+                        chunk.samples, chunk.sample_rate, MID_SENTENCE_PAUSE_S
+                    ),
+                )
             yield SpokenChunk(
-                segment=segment,
-                index=index,
-                chunk=AudioChunk(
-                    samples=samples,
-                    sample_rate=chunk.sample_rate,
-                    start=min(segment.start + chunk.start, segment.end),
-                    end=min(segment.start + chunk.end, segment.end),
-                ),
+                segment=segment, index=index, chunk=chunk.moved(segment.start, segment.end)
             )
 
 
