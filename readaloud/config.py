@@ -96,6 +96,11 @@ class SpeechConfig:
     first_fragment_words: int = setting(
         6, lambda v: None if 0 <= v <= 50 else ("must be between 0 (off) and 50")
     )
+    #: Texts up to this many characters are kept as audio and a repeat plays at once.
+    short_cache_chars: int = setting(
+        40, lambda v: None if 0 <= v <= 1000 else ("must be between 0 (off) and 1000")
+    )
+    short_cache_mb: float = setting(8.0, between(0, 1024, " MB"))
 
 
 @dataclass(frozen=True)

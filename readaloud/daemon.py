@@ -109,6 +109,7 @@ class Daemon:
     def build(self) -> None:
         """Load the engine, warm it up and open the sound stream (the slow part of starting)."""
         from readaloud.audio.player import player_for
+        from readaloud.engines.cache import CachedEngine
         from readaloud.engines.registry import choose_engine
         from readaloud.engines.shared import SharedEngine
         from readaloud.integrations import systemd
@@ -116,7 +117,12 @@ class Daemon:
 
         config = self.config
         choice = choose_engine(self.engine_name, config=config)
-        self.engine, self.engine_reason = SharedEngine(choice.engine), choice.reason
+        self.engine = CachedEngine(
+            SharedEngine(choice.engine),
+            max_chars=config.speech.short_cache_chars,
+            max_bytes=int(config.speech.short_cache_mb * 2**20),
+        )
+        self.engine_reason = choice.reason
         if choice.reason.startswith("xtts"):
             # A cold disk and a GPU warm-up can outlast the unit's start timeout.
             systemd.notify_status("loading XTTS v2")

@@ -29,12 +29,52 @@ class SpokenChunk:
     chunk: AudioChunk
 
 
-def trim_trailing_silence(samples: np.ndarray, sample_rate: int, keep_s: float) -> np.ndarray:
+def _loud_end(samples: np.ndarray) -> int:
+    """One past the last sample that is not silence (0 when all of it is)."""
     loud = np.flatnonzero(np.abs(samples) > _SILENCE)
-    if loud.size == 0:
-        return samples
-    end = min(len(samples), int(loud[-1]) + 1 + int(keep_s * sample_rate))
-    return samples[:end]
+    return int(loud[-1]) + 1 if loud.size else 0
+
+
+def _split_at(chunk: AudioChunk, index: int) -> tuple[AudioChunk, AudioChunk]:
+    """The chunk before and after sample ``index``; the text span and words go with the sound."""
+    cut = index / chunk.sample_rate
+    head = dataclasses.replace(
+        chunk, samples=chunk.samples[:index], words=tuple(w for w in chunk.words if w.at < cut)
+    )
+    tail = dataclasses.replace(
+        chunk,
+        samples=chunk.samples[index:],
+        start=chunk.end,
+        words=tuple(dataclasses.replace(w, at=w.at - cut) for w in chunk.words if w.at >= cut),
+    )
+    return head, tail
+
+
+def with_short_ending(chunks: Iterator[AudioChunk], keep_s: float) -> Iterator[AudioChunk]:
+    """The chunks as they come, but the segment's trailing silence cut to ``keep_s``.
+
+    Each chunk's sound goes on at once; only its silent end is held until the next chunk shows
+    it was not the end of the segment, so the cut costs the first sound nothing.
+    """
+    held: AudioChunk | None = None
+    for chunk in chunks:
+        if held is not None and (len(held.samples) or held.words):
+            if not chunk.words and _loud_end(chunk.samples) == 0 and chunk.start == chunk.end:
+                longer = np.concatenate([held.samples, chunk.samples])
+                held = dataclasses.replace(held, samples=longer)
+                continue
+            yield held
+        end = _loud_end(chunk.samples)
+        if end == 0:
+            held = chunk
+            continue
+        sound, held = _split_at(chunk, end)
+        yield sound
+    if held is not None:
+        end = _loud_end(held.samples) + int(keep_s * held.sample_rate)
+        held = dataclasses.replace(held, samples=held.samples[:end])
+        if len(held.samples) or held.words:
+            yield held
 
 
 def prepare(engine: Engine, utterance: Utterance, first_fragment_words: int) -> list[Segment]:
@@ -99,27 +139,10 @@ def synthesize(
     for index, segment in enumerate(segments[first_index:], start=first_index):
         if cancel.is_set():
             return
-        mid_sentence = not segment.text.endswith(_SENTENCE_END)
         chunks = engine.stream(asked.but(text=segment.text), cancel)
-        for chunk, is_last in _with_last_flag(chunks):
-            if mid_sentence and is_last:
-                chunk = dataclasses.replace(
-                    chunk,
-                    samples=trim_trailing_silence(
-                        chunk.samples, chunk.sample_rate, MID_SENTENCE_PAUSE_S
-                    ),
-                )
+        if not segment.text.endswith(_SENTENCE_END):
+            chunks = with_short_ending(chunks, MID_SENTENCE_PAUSE_S)
+        for chunk in chunks:
             yield SpokenChunk(
                 segment=segment, index=index, chunk=chunk.moved(segment.start, segment.end)
             )
-
-
-def _with_last_flag(chunks: Iterator[AudioChunk]) -> Iterator[tuple[AudioChunk, bool]]:
-    """Pair each chunk with whether it is the segment's last (one chunk of lookahead)."""
-    previous: AudioChunk | None = None
-    for chunk in chunks:
-        if previous is not None:
-            yield previous, False
-        previous = chunk
-    if previous is not None:
-        yield previous, True
