@@ -29,6 +29,10 @@ def xdg_data_home() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
 
 
+def xdg_cache_home() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+
+
 def default_config_path() -> Path:
     return xdg_config_home() / "readaloud" / "readaloud.toml"
 

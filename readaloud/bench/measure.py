@@ -63,8 +63,15 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def first_sound(daemon: DaemonProcess, recorder: Recorder, text: str, runs: int) -> dict:
-    """Request → first sample at the sound server, broken down; medians over ``runs``."""
+def first_sound(
+    daemon: DaemonProcess, recorder: Recorder, text: str | list[str], runs: int
+) -> dict:
+    """Request → first sample at the sound server, broken down; medians over ``runs``.
+
+    With a list of texts, run ``i`` says ``text[i % len(text)]`` (words never said before, so
+    the daemon's cache of short utterances does not answer).
+    """
+    texts = [text] if isinstance(text, str) else text
     parts: dict[str, list[float]] = {
         k: []
         for k in (
@@ -79,14 +86,14 @@ def first_sound(daemon: DaemonProcess, recorder: Recorder, text: str, runs: int)
         )
     }
     events = Events(daemon)
-    for _ in range(runs):
+    for run in range(runs):
         daemon.post("/v1/stop")
         daemon.wait_state("idle", 10)
         time.sleep(0.3)
         with recorder.capture() as cap:
             time.sleep(0.1)
             asked = time.time()
-            uid = daemon.post("/v1/speak", {"text": text}).json()["id"]
+            uid = daemon.post("/v1/speak", {"text": texts[run % len(texts)]}).json()["id"]
             timing = events.wait_for_event(UtteranceTiming, uid)
             time.sleep(0.6)
             daemon.post("/v1/stop")

@@ -37,7 +37,8 @@ def print_report(results: dict, out: TextIO) -> None:
     _row(out, "naive daemon (whole first sentence)", results["naive_first_sound"]["total_ms"])
     short = results.get("short")
     if short:
-        _row(out, f"one word ({short['text']!r})", short["first_sound_ms"])
+        _row(out, "one word, new (synthesized)", short["first_sound_ms"])
+        _row(out, f"one word again ({short['text']!r}, cached)", short["repeat_first_sound_ms"])
     plain = results.get("baseline")
     if plain:
         _row(out, "bare Piper, whole first sentence", plain["plain_piper_sentence_ms"])

@@ -19,10 +19,12 @@ from typing import Any, cast
 
 import numpy as np
 
+from readaloud.config import xdg_cache_home
 from readaloud.engines.base import AudioChunk, SynthesisRequest, Voice, WordTiming
 from readaloud.engines.languages import base_language
-from readaloud.engines.piper.graph import GraphNotSplittable, SplitVoice
+from readaloud.engines.piper.graph import GraphNotSplittable
 from readaloud.engines.piper.models import PiperModel, discover_models
+from readaloud.engines.piper.split import SplitVoice
 from readaloud.engines.piper.windows import WindowPlan, decode_in_windows
 from readaloud.engines.piper.words import SpokenWord, pair_words, phoneme_frames
 from readaloud.errors import EngineError, UnknownVoice, UnsupportedLanguage
@@ -51,8 +53,11 @@ class PiperEngine:
         voices_dir: Path | None = None,
         default_voice: str | None = None,
         use_cuda: bool = False,
+        cache_dir: Path | None = None,
     ) -> None:
         self._models = {m.id: m for m in discover_models(voices_dir)}
+        #: Where each voice's graph halves are kept once cut.
+        self.cache_dir = cache_dir or xdg_cache_home() / "readaloud" / "piper"
         self._default_voice = default_voice or None
         self._use_cuda = use_cuda
         self._loaded: dict[str, LoadedVoice] = {}
@@ -155,11 +160,11 @@ class PiperEngine:
         from piper import PiperConfig, PiperVoice
 
         try:
-            split = SplitVoice(model.model_path, use_cuda=self._use_cuda)
-        except ImportError:
-            reason = "the onnx package is not installed"
+            split = SplitVoice(model.model_path, self.cache_dir, use_cuda=self._use_cuda)
         except GraphNotSplittable as error:
             reason = str(error)
+        except OSError as error:
+            reason = f"its halves cannot be kept in {self.cache_dir} ({error.strerror or error})"
         else:
             config = PiperConfig.from_dict(json.loads(model.config_path.read_text("utf-8")))
             # The halves replace the whole graph's session, which is never built.

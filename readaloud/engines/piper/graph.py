@@ -14,14 +14,13 @@ is the graph's one ``Ceil`` (frames per phoneme id), the tensor Piper's own alig
 
 from __future__ import annotations
 
+import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-#: The tensors of the first part for a sentence: the decoder's inputs by name, and the frames per
-#: phoneme id.
-Feeds = dict[str, np.ndarray]
+#: The files ``cut_model`` writes.
+ENCODER, DECODER, CUT = "encoder.onnx", "decoder.onnx", "cut.json"
 
 
 class GraphNotSplittable(Exception):
@@ -89,69 +88,41 @@ def find_cut(model) -> GraphCut:  # model: onnx.ModelProto
     return GraphCut(inputs=tuple(cut), durations=ceils[0])
 
 
-class SplitVoice:
-    """The two halves of a voice's graph as onnxruntime sessions.
+def cut_model(model_path: Path, folder: Path) -> None:
+    """Write the two halves of ``model_path`` into ``folder`` (``encoder.onnx``,
+    ``decoder.onnx``) and ``cut.json``: the cut, or why there is none."""
+    import onnx
+    import onnx.utils
 
-    ``encode`` runs the phoneme-rate part on a sentence's phoneme ids; ``decode`` runs the
-    frame-rate part on any window of its frames (``frames`` tells which tensors have a frame axis).
-    """
-
-    def __init__(self, model_path: Path, use_cuda: bool = False) -> None:
-        import onnx
-        import onnx.utils
-
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
         try:
             model = onnx.load(str(model_path))
         except Exception as error:  # a truncated or foreign file: protobuf raises many kinds
             raise GraphNotSplittable(f"the model could not be read ({error})") from error
-        self.cut = find_cut(model)
-        self.graph_inputs = tuple(inp.name for inp in model.graph.input)
-        output = model.graph.output[0].name
-        _declare(model, [*self.cut.inputs, self.cut.durations])
+        cut = find_cut(model)
+        inputs = [inp.name for inp in model.graph.input]
+        _declare(model, [*cut.inputs, cut.durations])
         try:
             extractor = onnx.utils.Extractor(model)
-            encoder = extractor.extract_model(
-                list(self.graph_inputs), [*self.cut.inputs, self.cut.durations]
-            )
-            decoder = extractor.extract_model(list(self.cut.inputs), [output])
-            del model, extractor
-            self._encoder = _session(encoder.SerializeToString(), use_cuda)
-            self._decoder = _session(decoder.SerializeToString(), use_cuda)
-        except Exception as error:  # onnx and onnxruntime raise bare Exceptions for a bad cut
+            encoder = extractor.extract_model(inputs, [*cut.inputs, cut.durations])
+            decoder = extractor.extract_model(list(cut.inputs), [model.graph.output[0].name])
+        except Exception as error:  # onnx raises bare Exceptions for a bad cut
             raise GraphNotSplittable(f"the graph could not be cut ({error})") from error
-        #: Cut tensors with a frame axis (the last one); found on the first sentence.
-        self._framed: frozenset[str] | None = None
+        onnx.save(encoder, str(folder / ENCODER))
+        onnx.save(decoder, str(folder / DECODER))
+        found = {"inputs": list(cut.inputs), "durations": cut.durations, "graph_inputs": inputs}
+    except GraphNotSplittable as error:
+        found = {"unsplittable": str(error)}
+    (folder / CUT).write_text(json.dumps(found), encoding="utf-8")
 
-    @property
-    def framed(self) -> frozenset[str]:
-        """The decoder inputs sliced by a window (the latent and the mask); others go whole."""
-        if self._framed is None:
-            raise RuntimeError("encode a sentence first")
-        return self._framed
 
-    def encode(self, feeds: Feeds) -> tuple[Feeds, np.ndarray]:
-        """Run the phoneme-rate part: the decoder's inputs and the frames per phoneme id."""
-        results = self._encoder.run(None, feeds)
-        tensors = dict(zip(self.cut.inputs, results[:-1], strict=True))
-        durations = np.asarray(results[-1]).reshape(-1).astype(np.int64)
-        if self._framed is None:
-            frames = max(1, int(durations.sum()))
-            self._framed = frozenset(
-                name
-                for name, value in tensors.items()
-                if value.ndim == 3 and value.shape[-1] == frames
-            )
-            if not self._framed:
-                raise GraphNotSplittable("no tensor at the cut has a frame axis")
-        return tensors, durations
-
-    def decode(self, tensors: Feeds, start: int, stop: int) -> np.ndarray:
-        """Samples for frames ``start:stop`` decoded alone (no context beyond them)."""
-        feeds = {
-            name: value[..., start:stop] if name in self.framed else value
-            for name, value in tensors.items()
-        }
-        return np.asarray(self._decoder.run(None, feeds)[0], dtype=np.float32).reshape(-1)
+def main(argv: list[str] | None = None) -> int:
+    """``python -m readaloud.engines.piper.graph MODEL FOLDER``: what the engine runs in a child
+    process, so the daemon never holds the parsed graph (it would keep ~75 MB)."""
+    model, folder = (argv if argv is not None else sys.argv[1:])[:2]
+    cut_model(Path(model), Path(folder))
+    return 0
 
 
 def _declare(model, names: list[str]) -> None:
@@ -166,16 +137,5 @@ def _declare(model, names: list[str]) -> None:
             graph.value_info.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
 
 
-def _session(model: bytes, use_cuda: bool):  # -> onnxruntime.InferenceSession
-    import onnxruntime
-
-    providers = (
-        [("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"})]
-        if use_cuda
-        else ["CPUExecutionProvider"]
-    )
-    options = onnxruntime.SessionOptions()
-    # The halves run one after the other: a pool left spinning after the encoder's run takes the
-    # cores from the decoder's (measured: first window 76 ms spinning, 48 ms not, on 2 cores).
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return onnxruntime.InferenceSession(model, sess_options=options, providers=providers)
+if __name__ == "__main__":
+    sys.exit(main())

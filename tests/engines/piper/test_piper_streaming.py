@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -24,7 +26,7 @@ from readaloud.config import parse
 from readaloud.doctor import WARN, check_piper
 from readaloud.engines.base import SynthesisRequest
 from readaloud.engines.piper import PiperEngine, bundled_model
-from readaloud.engines.piper.graph import SplitVoice
+from readaloud.engines.piper.split import SplitVoice
 from readaloud.engines.piper.windows import WindowPlan, decode_in_windows, window_spans
 from readaloud.engines.piper.words import phoneme_frames
 
@@ -43,8 +45,13 @@ def model():
 
 
 @pytest.fixture(scope="module")
-def split(model) -> SplitVoice:
-    return SplitVoice(model.model_path)
+def cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("piper-cache")
+
+
+@pytest.fixture(scope="module")
+def split(model, cache) -> SplitVoice:
+    return SplitVoice(model.model_path, cache)
 
 
 @pytest.fixture(scope="module")
@@ -152,8 +159,8 @@ def renamed_copy(source: Path, folder: Path) -> Path:
 
 
 def test_the_cut_is_found_from_the_graph_not_from_names(split, piper, model, tmp_path) -> None:
-    renamed = SplitVoice(renamed_copy(model.model_path, tmp_path))
-    assert set(renamed.cut.inputs).isdisjoint(split.cut.inputs), "no tensor name in common"
+    renamed = SplitVoice(renamed_copy(model.model_path, tmp_path), tmp_path / "cache")
+    assert set(renamed.inputs).isdisjoint(split.inputs), "no tensor name in common"
     reference, _ = piper_own(piper, LONG)
     _, feeds = silent_feeds(piper, LONG)
     joined = np.concatenate([samples for _, _, samples in windowed(renamed, feeds, WindowPlan())])
@@ -164,10 +171,27 @@ def test_the_cut_is_found_from_the_graph_not_from_names(split, piper, model, tmp
 
 
 @pytest.fixture(scope="module")
-def engine() -> PiperEngine:
-    piper = PiperEngine()
+def engine(cache) -> PiperEngine:
+    piper = PiperEngine(cache_dir=cache)
     piper.load()
     return piper
+
+
+def test_a_voice_is_cut_once_and_later_starts_do_not_parse_the_graph(split, cache) -> None:
+    """The halves are kept: a new daemon loads them and never imports onnx (which would cost it
+    the parsed graph's memory)."""
+    program = (
+        "import sys, threading\n"
+        "from pathlib import Path\n"
+        "from readaloud.engines.piper import PiperEngine\n"
+        "from readaloud.engines.base import SynthesisRequest\n"
+        f"engine = PiperEngine(cache_dir=Path({str(cache)!r}))\n"
+        "chunks = list(engine.stream(SynthesisRequest('Hello there.'), threading.Event()))\n"
+        "print(engine.streaming()[0], len(chunks) > 0, 'onnx' in sys.modules)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["True", "True", "False"]
 
 
 def test_the_engine_streams_a_sentence_with_its_words(engine) -> None:
@@ -245,7 +269,10 @@ def toy_voice(folder: Path, model) -> Path:
     return path
 
 
-def test_a_voice_that_does_not_split_speaks_whole_and_doctor_says_so(model, tmp_path) -> None:
+def test_a_voice_that_does_not_split_speaks_whole_and_doctor_says_so(
+    model, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     toy_voice(tmp_path, model)
     engine = PiperEngine(tmp_path, default_voice="en_US-toy-low")
     chunks = list(engine.stream(SynthesisRequest("Hello there, world."), threading.Event()))
@@ -260,3 +287,13 @@ def test_a_voice_that_does_not_split_speaks_whole_and_doctor_says_so(model, tmp_
     result = check_piper(config)
     assert result.status == WARN
     assert "cannot be split: the graph has no flow" in result.detail
+
+
+def test_without_a_usable_cache_folder_the_voice_still_speaks(tmp_path) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    engine = PiperEngine(cache_dir=blocked / "cache")
+    chunks = list(engine.stream(SynthesisRequest("Still here."), threading.Event()))
+    assert len(chunks) == 1 and sig.sound_duration(chunks[0].samples, chunks[0].sample_rate) > 0.3
+    streams, why = engine.streaming()
+    assert not streams and why.startswith(f"its halves cannot be kept in {blocked / 'cache'}")
