@@ -21,11 +21,14 @@ packet at once (and write "unknown length" where a file would get its length pat
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import av
 import numpy as np
 
 from readaloud.errors import BadInput
+
+if TYPE_CHECKING:
+    import av
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,9 @@ class Encoder:
             raise BadInput(f"Unknown audio format '{format}'; use one of {', '.join(FORMATS)}.")
         self.format = spec
         self.sample_rate = sample_rate
+        import av  # imported on first use: it costs an idle daemon 16 MB
+
+        self._av = av
         self._sink = _Sink()
         self._container = av.open(self._sink, mode="w", format=spec.muxer, options=spec.options)
         self._stream: av.AudioStream = self._container.add_stream(  # type: ignore[assignment]
@@ -112,7 +118,7 @@ class Encoder:
         samples = np.ascontiguousarray(samples, dtype=np.float32).reshape(1, -1)
         if samples.size == 0:
             return b""
-        frame = av.AudioFrame.from_ndarray(samples, format="flt", layout="mono")
+        frame = self._av.AudioFrame.from_ndarray(samples, format="flt", layout="mono")
         frame.sample_rate = self.sample_rate
         frame.pts = self._frames
         self._frames += samples.shape[1]
