@@ -234,9 +234,14 @@ class Player:
             with self._lock:
                 if epoch != self._epoch or (cancel is not None and cancel.is_set()):
                     return  # stop() came while this chunk was being converted
+                silent = self._plays_only_silence()
                 self._append(pieces)
                 self._feeding = True
                 self._activity += 1
+            if silent:
+                # The device holds a buffer of silence (~23 ms) in front of this sound; a fresh
+                # stream starts with the sound itself (2-5 ms to open and start).
+                self._reopen()
             self._ensure_started()
 
     def end_utterance(self, cancel: threading.Event | None = None) -> None:
@@ -594,6 +599,15 @@ class Player:
             return not self._queue and not self._feeding
 
     # -- internals: shared with the callback (call with _lock held) --------------------------
+
+    def _plays_only_silence(self) -> bool:
+        """The stream runs, and all it holds and will play is silence."""
+        return (
+            self._running
+            and not self._queue
+            and not self._paused
+            and time.monotonic() >= self._heard_at
+        )
 
     def _has_sound(self) -> bool:
         return bool(self._queue) and not (self._paused and self._pause_tail == 0)

@@ -313,6 +313,35 @@ def test_the_end_of_a_short_burst_is_not_cut_off(pulse: PulseServer, make_player
     assert correlation > 0.9
 
 
+def test_sound_after_silence_starts_with_its_first_sample(
+    pulse: PulseServer, make_player: Players
+) -> None:
+    """A running stream that only plays silence is replaced by a fresh one for the next sound
+    (so no buffer of silence is heard first); the sound must lose nothing by it."""
+    burst = sig.chirp(600, 3000, 0.2, RATE)
+    player = make_player()
+    player.open(RATE)
+    with pulse.capture(RATE) as cap:
+        player.enqueue(sig.tone(440, 0.1, RATE), RATE)
+        player.end_utterance()
+        assert player.wait(timeout=5)
+        time.sleep(0.3)  # the stream runs on, playing silence
+        assert player.active
+        player.enqueue(burst, RATE)
+        player.end_utterance()
+        assert player.wait(timeout=5)
+    heard = cap.samples()
+    tone_at = sig.first_sound_index(heard)
+    assert tone_at is not None
+    heard = heard[tone_at + RATE // 4 :]  # after the tone, in the silence before the burst
+    first = sig.first_sound_index(heard)
+    assert first is not None
+    assert sig.sound_duration(heard, RATE) == pytest.approx(0.2, abs=0.003)
+    head = burst[: RATE // 50]  # the first 20 ms, where they belong
+    _, correlation = sig.align(head, heard[max(0, first - 50) : first + len(head) + 50])
+    assert correlation > 0.95
+
+
 def test_a_late_feed_is_counted_and_heard_as_a_gap(
     pulse: PulseServer, make_player: Players
 ) -> None:

@@ -26,6 +26,7 @@ KEYS = (
     "article.rss_mb_after",
     "article.underruns",
     "short.first_sound_ms.median",
+    "short.repeat_first_sound_ms.median",
 )
 
 
