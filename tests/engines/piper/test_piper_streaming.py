@@ -92,7 +92,7 @@ def windowed(split: SplitVoice, feeds, plan: WindowPlan) -> list[tuple[int, int,
     )
 
 
-@pytest.mark.parametrize("plan", [WindowPlan(), WindowPlan(first=16, largest=48, crossfade=1)])
+@pytest.mark.parametrize("plan", [WindowPlan(), WindowPlan(first=32, largest=48, crossfade=1)])
 def test_the_windowed_sentence_is_piper_own_sentence(split, piper, plan) -> None:
     reference, _ = piper_own(piper, LONG)
     _, feeds = silent_feeds(piper, LONG)
@@ -112,8 +112,8 @@ def test_the_windowed_sentence_is_piper_own_sentence(split, piper, plan) -> None
 def test_the_first_window_is_short(split, piper) -> None:
     _, feeds = silent_feeds(piper, LONG)
     first_start, first_stop, samples = windowed(split, feeds, WindowPlan())[0]
-    assert (first_start, first_stop) == (0, 32)
-    assert len(samples) / piper.config.sample_rate < 0.4
+    assert (first_start, first_stop) == (0, WindowPlan().first)
+    assert len(samples) / piper.config.sample_rate < 0.25
 
 
 @given(frames=st.integers(1, 2000), first=st.integers(1, 64), largest=st.integers(1, 300))
@@ -199,7 +199,7 @@ def test_the_engine_streams_a_sentence_with_its_words(engine) -> None:
     chunks = list(engine.stream(SynthesisRequest(text), threading.Event()))
 
     assert len(chunks) >= 4
-    assert chunks[0].duration < 0.4, "the first sound does not wait for the sentence"
+    assert chunks[0].duration < 0.25, "the first sound does not wait for the sentence"
     assert chunks[0].start == 0 and chunks[-1].end == len(text)
     assert all(a.end == b.start for a, b in zip(chunks, chunks[1:], strict=False))
     # Every word is timed once, in order, inside the chunk it begins in.
