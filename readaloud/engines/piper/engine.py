@@ -44,7 +44,8 @@ class LoadedVoice:
 
 
 class PiperEngine:
-    """Synthesizes one segment at a time; each call yields the segment's audio as one chunk."""
+    """Piper voices behind the Engine protocol: ``stream`` yields a segment's audio in windows
+    (one chunk per segment for a voice whose graph does not split)."""
 
     name = "piper"
 
