@@ -110,7 +110,9 @@ def first_sound(
         parts["prepare_ms"].append(timing.prepare_ms)
         parts["queue_wait_ms"].append(timing.queue_wait_ms)
         parts["engine_first_chunk_ms"].append(timing.engine_first_chunk_ms)
-        parts["audio_path_ms"].append((heard - timing.enqueued_at) * 1000)
+        # Below zero is the capture clock's error (see Capture): the sound is not heard before
+        # it is queued.
+        parts["audio_path_ms"].append(max(0.0, (heard - timing.enqueued_at) * 1000))
         parts["overhead_over_engine_ms"].append(total - timing.engine_first_chunk_ms)
     return {key: summary(values) for key, values in parts.items()}
 

@@ -50,26 +50,35 @@ def _split_at(chunk: AudioChunk, index: int) -> tuple[AudioChunk, AudioChunk]:
     return head, tail
 
 
+def _joined(first: AudioChunk, then: AudioChunk) -> AudioChunk:
+    """``first`` followed by ``then`` as one chunk."""
+    shift = first.duration
+    words = first.words + tuple(dataclasses.replace(w, at=w.at + shift) for w in then.words)
+    return dataclasses.replace(
+        then,
+        samples=np.concatenate([first.samples, then.samples]),
+        start=first.start,
+        words=words,
+    )
+
+
 def with_short_ending(chunks: Iterator[AudioChunk], keep_s: float) -> Iterator[AudioChunk]:
     """The chunks as they come, but the segment's trailing silence cut to ``keep_s``.
 
-    Each chunk's sound goes on at once; only its silent end is held until the next chunk shows
-    it was not the end of the segment, so the cut costs the first sound nothing.
+    Each chunk's sound goes on at once; only its silent end is held back, and goes on in front
+    of the next chunk once there is one, so the cut costs the first sound nothing.
     """
     held: AudioChunk | None = None
     for chunk in chunks:
-        if held is not None and (len(held.samples) or held.words):
-            if not chunk.words and _loud_end(chunk.samples) == 0 and chunk.start == chunk.end:
-                longer = np.concatenate([held.samples, chunk.samples])
-                held = dataclasses.replace(held, samples=longer)
-                continue
-            yield held
+        if held is not None:
+            chunk, held = _joined(held, chunk), None
         end = _loud_end(chunk.samples)
         if end == 0:
-            held = chunk
+            held = chunk  # all silence so far: it waits whole
             continue
-        sound, held = _split_at(chunk, end)
-        yield sound
+        if end < len(chunk.samples):
+            chunk, held = _split_at(chunk, end)
+        yield chunk
     if held is not None:
         end = _loud_end(held.samples) + int(keep_s * held.sample_rate)
         held = dataclasses.replace(held, samples=held.samples[:end])
