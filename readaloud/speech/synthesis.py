@@ -20,6 +20,10 @@ from readaloud.text.segment import Segment, split
 MID_SENTENCE_PAUSE_S = 0.06
 _SENTENCE_END = tuple(".!?…。！？;:\"'”’)»")
 _SILENCE = 0.01
+#: Piper starts every sentence with 35-50 ms below -60 dBFS: the first sound of an utterance
+#: keeps only this much of it before the first sample above ``_ONSET``.
+LEAD_IN_S = 0.005
+_ONSET = 0.001
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,29 @@ def _joined(first: AudioChunk, then: AudioChunk) -> AudioChunk:
         start=first.start,
         words=words,
     )
+
+
+def without_lead_in(chunks: Iterator[AudioChunk], keep_s: float) -> Iterator[AudioChunk]:
+    """The chunks with the silence before the first sound cut to ``keep_s``: a listener waiting
+    for the first word would only wait longer for it."""
+    silent: list[AudioChunk] = []
+    for chunk in chunks:
+        loud = np.flatnonzero(np.abs(chunk.samples) > _ONSET)
+        if not loud.size:
+            silent.append(chunk)
+            continue
+        for before in reversed(silent):  # their text spans and words go on with the sound
+            chunk = _joined(dataclasses.replace(before, samples=before.samples[:0]), chunk)
+        cut = max(0, int(loud[0]) - int(keep_s * chunk.sample_rate))
+        shift = cut / chunk.sample_rate
+        yield dataclasses.replace(
+            chunk,
+            samples=chunk.samples[cut:],
+            words=tuple(dataclasses.replace(w, at=max(0.0, w.at - shift)) for w in chunk.words),
+        )
+        yield from chunks
+        return
+    yield from silent  # no sound at all: nothing to cut
 
 
 def with_short_ending(chunks: Iterator[AudioChunk], keep_s: float) -> Iterator[AudioChunk]:
@@ -149,6 +176,8 @@ def synthesize(
         if cancel.is_set():
             return
         chunks = engine.stream(asked.but(text=segment.text), cancel)
+        if index == first_index:
+            chunks = without_lead_in(chunks, LEAD_IN_S)
         if not segment.text.endswith(_SENTENCE_END):
             chunks = with_short_ending(chunks, MID_SENTENCE_PAUSE_S)
         for chunk in chunks:

@@ -149,3 +149,21 @@ def test_the_first_sound_is_handed_on_before_the_engine_makes_more(engine: Piper
     first = next(pieces)
     assert len(made) == 1
     assert len(first.chunk.samples) > 0.1 * RATE
+
+
+def test_the_first_word_is_not_preceded_by_the_voices_lead_in(engine: PiperEngine) -> None:
+    """Piper starts each sentence with ~40 ms of near-silence: at the start of an utterance that
+    is only waiting, so it is cut to a few ms; between sentences it is the pause, and stays."""
+    from readaloud.speech.synthesis import LEAD_IN_S, synthesize
+
+    text = "Hello there. This is the second sentence."
+    pieces = list(synthesize(engine, Utterance(text), threading.Event(), first_fragment_words=0))
+    first = pieces[0].chunk.samples
+    onset = int(np.flatnonzero(np.abs(first) > 0.001)[0])
+    assert onset <= (LEAD_IN_S + 0.001) * RATE
+    second = np.concatenate([p.chunk.samples for p in pieces if p.index == 1])
+    assert np.flatnonzero(np.abs(second) > 0.001)[0] > 0.02 * RATE
+    # Nothing of the speech itself went: every word is there, in order, and timed in its chunk.
+    words = [(p.chunk, w) for p in pieces for w in p.chunk.words]
+    assert [text[w.start : w.end] for _, w in words] == text.split()
+    assert all(0 <= w.at < chunk.duration for chunk, w in words)
