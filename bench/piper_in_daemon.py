@@ -62,8 +62,9 @@ def main() -> None:
             daemon.close()
     here, there = statistics.median(bare), statistics.median(daemon_ms)
     print(f"first chunk of {fragment!r}")
-    print(f"  bare PiperEngine   {here:7.1f} ms  (rounds: {', '.join(f'{v:.1f}' for v in bare)})")
-    print(f"  inside the daemon  {there:7.1f} ms  (rounds: {', '.join(f'{v:.1f}' for v in daemon_ms)})")
+    rows = (("bare PiperEngine", here, bare), ("inside the daemon", there, daemon_ms))
+    for label, value, rounds in rows:
+        print(f"  {label:<18} {value:7.1f} ms  (rounds: {', '.join(f'{v:.1f}' for v in rounds)})")
     print(f"  daemon / bare      {there / here:7.2f}")
 
 
