@@ -148,7 +148,7 @@ def test_the_first_sound_is_handed_on_before_the_engine_makes_more(engine: Piper
     pieces = synthesize(Watched(), Utterance(text), threading.Event(), first_fragment_words=6)  # type: ignore[arg-type]
     first = next(pieces)
     assert len(made) == 1
-    assert len(first.chunk.samples) > 0.1 * RATE
+    assert sig.first_sound_index(first.chunk.samples) is not None
 
 
 def test_the_first_word_is_not_preceded_by_the_voices_lead_in(engine: PiperEngine) -> None:
