@@ -13,12 +13,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 
-from readaloud.engines.base import AudioChunk, Engine, SynthesisRequest, Voice
+from readaloud.engines.base import AudioChunk, Engine, SynthesisRequest
+from readaloud.engines.wrapper import EngineWrapper
 
 _Key = tuple[str, str | None, str | None, float]
 
 
-class CachedEngine:
+class CachedEngine(EngineWrapper):
     def __init__(
         self,
         engine: Engine,
@@ -27,8 +28,7 @@ class CachedEngine:
         max_bytes: int = 8 << 20,
         max_entries: int = 512,
     ) -> None:
-        self.inner = engine
-        self.name = engine.name
+        super().__init__(engine)
         self.max_chars = max_chars
         self.max_bytes = max_bytes
         self.max_entries = max_entries
@@ -36,25 +36,6 @@ class CachedEngine:
         self._bytes = 0
         self._lock = threading.Lock()
         self.hits = 0
-
-    @property
-    def sample_rate(self) -> int:
-        return self.inner.sample_rate
-
-    def load(self) -> None:
-        self.inner.load()
-
-    def voices(self) -> list[Voice]:
-        return self.inner.voices()
-
-    def has_voice(self, voice: str) -> bool:
-        return self.inner.has_voice(voice)
-
-    def languages(self) -> list[str]:
-        return self.inner.languages()
-
-    def validate(self, voice: str | None, language: str | None) -> None:
-        self.inner.validate(voice, language)
 
     @property
     def kept_bytes(self) -> int:

@@ -6,34 +6,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
-from readaloud.engines.base import AudioChunk, Engine, SynthesisRequest, Voice
+from readaloud.engines.base import AudioChunk, Engine, SynthesisRequest
+from readaloud.engines.wrapper import EngineWrapper
 
 
-class SharedEngine:
+class SharedEngine(EngineWrapper):
     def __init__(self, engine: Engine) -> None:
-        self.inner = engine
-        self.name = engine.name
+        super().__init__(engine)
         self._lock = threading.Lock()
-
-    @property
-    def sample_rate(self) -> int:
-        return self.inner.sample_rate
 
     def load(self) -> None:
         with self._lock:
             self.inner.load()
-
-    def voices(self) -> list[Voice]:
-        return self.inner.voices()
-
-    def has_voice(self, voice: str) -> bool:
-        return self.inner.has_voice(voice)
-
-    def languages(self) -> list[str]:
-        return self.inner.languages()
-
-    def validate(self, voice: str | None, language: str | None) -> None:
-        self.inner.validate(voice, language)
 
     def stream(
         self,
