@@ -169,7 +169,14 @@ class PiperEngine:
         else:
             config = PiperConfig.from_dict(json.loads(model.config_path.read_text("utf-8")))
             # The halves replace the whole graph's session, which is never built.
-            return LoadedVoice(model, PiperVoice(session=cast(Any, None), config=config), split)
+            loaded = LoadedVoice(model, PiperVoice(session=cast(Any, None), config=config), split)
+            try:  # a first sentence shows which tensors have a frame axis
+                first = self._windowed(loaded, split, "Ready.", 1.0, threading.Event())
+                list(first)
+            except GraphNotSplittable as error:
+                reason = str(error)
+            else:
+                return loaded
         log.info("Piper voice %s speaks each segment whole: %s", model.id, reason)
         voice = PiperVoice.load(
             model.model_path, config_path=model.config_path, use_cuda=self._use_cuda
