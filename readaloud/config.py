@@ -117,7 +117,7 @@ class PiperConfig:
 class AudioConfig:
     device: str = ""
     sample_rate: int = setting(0, _sample_rate)
-    block_frames: int = setting(128, between(32, 8192))
+    block_frames: int = setting(256, between(32, 8192))
     tail_padding_ms: int = setting(120, between(0, 2000))
     max_buffer_seconds: float = setting(20.0, between(1, 600))
     idle_close_s: float = setting(10.0, between(0.1, 3600))

@@ -96,7 +96,7 @@ class Player:
         self,
         device: str | int | None = None,
         *,
-        block_frames: int = 128,
+        block_frames: int = 256,
         latency: str | float = "low",
         tail_padding_ms: int = 120,
         stream_rate: int | None = None,

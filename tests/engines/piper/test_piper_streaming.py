@@ -225,7 +225,8 @@ def test_a_faster_rate_moves_the_words_earlier(engine) -> None:
             clock += chunk.duration
         return last
 
-    assert last_word_time(2.0) < 0.65 * last_word_time(1.0)
+    # Not half: a phoneme never gets less than one frame.
+    assert last_word_time(2.0) < 0.8 * last_word_time(1.0)
 
 
 def test_cancel_stops_between_windows(engine) -> None:
