@@ -42,12 +42,6 @@ class CachedEngine(EngineWrapper):
         """Bytes of audio kept now."""
         return self._bytes
 
-    def clear(self) -> None:
-        """Forget every utterance (the voices changed)."""
-        with self._lock:
-            self._entries.clear()
-            self._bytes = 0
-
     def stream(self, request: SynthesisRequest, cancel: threading.Event) -> Iterator[AudioChunk]:
         if len(request.text) > self.max_chars or self.max_bytes <= 0:
             yield from self.inner.stream(request, cancel)
