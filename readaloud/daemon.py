@@ -25,6 +25,7 @@ from readaloud.errors import NoOutputDevice, ReadaloudError
 from readaloud.speech.events import Event, SegmentStarted, UtteranceEnded, UtteranceStarted
 from readaloud.speech.scheduler import Mode, Scheduler
 from readaloud.speech.utterance import Utterance
+from readaloud.speech.warmup import warm_up
 
 if TYPE_CHECKING:
     from readaloud.integrations.hotkeys import Hotkeys
@@ -138,7 +139,7 @@ class Daemon:
             systemd.notify_status("loading XTTS v2")
             systemd.notify_extend_timeout(XTTS_LOAD_S)
         self.engine.load()
-        self._warm_up()
+        warm_up(self.engine)
         self.player = player_for(config.audio, on_mark=run_mark)
         try:
             self.player.open(self.engine.sample_rate)
@@ -154,16 +155,6 @@ class Daemon:
             on_failure=self.feedback,
         )
         self.scheduler.add_listener(self._on_event)
-
-    def _warm_up(self) -> None:
-        """Synthesize a few phrases of the lengths real requests start with: the engine's first
-        call for a new input length pays for allocations (measured: ~270 ms → ~150 ms)."""
-        from readaloud.engines.base import SynthesisRequest
-
-        cancel = threading.Event()
-        for phrase in ("Ready.", "The first words of a sentence, spoken at once,"):
-            for _ in self.engine.stream(SynthesisRequest(phrase), cancel):
-                pass
 
     def feedback(self, error: ReadaloudError, request_mode: Mode = Mode.INTERRUPT) -> None:
         """Tell the user about a failure they may not see: a phrase, a tone, or nothing.

@@ -21,6 +21,7 @@ from readaloud.speech.events import SegmentStarted
 from readaloud.speech.speaker import Speaker, run_mark
 from readaloud.speech.synthesis import SpokenChunk
 from readaloud.speech.utterance import Utterance
+from readaloud.speech.warmup import warm_up
 
 pytestmark = pytest.mark.sound
 
@@ -35,6 +36,7 @@ TEXT = (
 def engine() -> PiperEngine:
     piper = PiperEngine()
     piper.load()
+    warm_up(piper)  # as the daemon does: the first test is not the one that meets a cold engine
     return piper
 
 
@@ -58,16 +60,23 @@ def test_what_is_heard_is_what_the_engine_made(pulse: PulseServer, speaker: Spea
     heard, made = sig.sound_duration(captured, RATE), sig.sound_duration(reference, RATE)
     assert abs(heard - made) / made < 0.05, (heard, made)
 
-    # Each segment is found in the capture, in order, right after the previous one.
+    # Each chunk with sound is found in the capture, in order, right after the previous one
+    # (within a sentence: at most a device hiccup of a loaded machine; between sentences: the
+    # pause the engine made, give or take 50 ms).
     end_of_previous = None
-    for index in sorted({p.index for p in produced}):
-        segment = np.concatenate([p.chunk.samples for p in produced if p.index == index])
-        offset, correlation = sig.align(segment, captured)
-        assert correlation > 0.9, (index, correlation)
+    for previous, spoken in zip([None, *produced], produced, strict=False):
+        samples = spoken.chunk.samples
+        if sig.first_sound_index(samples) is None:
+            if end_of_previous is not None:
+                end_of_previous += len(samples)  # silence: nothing to find, but it takes time
+            continue
+        offset, correlation = sig.align(samples, captured)
+        assert correlation > 0.9, (spoken.index, correlation)
         if end_of_previous is not None:
             gap_ms = (offset - end_of_previous) * 1000 / RATE
-            assert -5 < gap_ms < 50, (index, gap_ms)
-        end_of_previous = offset + len(segment)
+            same = previous is not None and previous.index == spoken.index
+            assert (-5 < gap_ms < 30) if same else (-5 < gap_ms < 50), (spoken.index, gap_ms)
+        end_of_previous = offset + len(samples)
 
     # Highlighting events: every segment, in order, with offsets into the original text.
     assert [e.index for e in events] == list(range(report.segments))

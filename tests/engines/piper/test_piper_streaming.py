@@ -116,9 +116,14 @@ def test_the_first_window_is_short(split, piper) -> None:
     assert len(samples) / piper.config.sample_rate < 0.25
 
 
-@given(frames=st.integers(1, 2000), first=st.integers(1, 64), largest=st.integers(1, 300))
-def test_windows_cover_every_frame_once(frames: int, first: int, largest: int) -> None:
-    plan = WindowPlan(first=first, largest=largest)
+@given(
+    frames=st.integers(1, 2000),
+    first=st.integers(1, 64),
+    second=st.integers(0, 64),
+    largest=st.integers(1, 300),
+)
+def test_windows_cover_every_frame_once(frames: int, first: int, second: int, largest: int) -> None:
+    plan = WindowPlan(first=first, second=second, largest=largest)
     spans = list(window_spans(frames, plan))
     assert spans[0][0] == 0 and spans[-1][1] == frames
     assert all(a < b for a, b in spans)
