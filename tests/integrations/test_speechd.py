@@ -27,10 +27,10 @@ from support.pulse import PulseServer
 
 from readaloud.bench.soundserver import end_process
 from readaloud.integrations.speechd import install as speechd_install
-from readaloud.integrations.speechd.keys import char_words, key_words
 from readaloud.integrations.speechd.marks import MarkTimeline
 from readaloud.integrations.speechd.settings import Settings, speechd_rate
 from readaloud.integrations.speechd.ssml import Mark, parse
+from readaloud.text.keys import char_words, key_words
 
 RATE = 22050
 SD_READALOUD = Path(sys.executable).parent / "sd_readaloud"

@@ -37,7 +37,6 @@ from readaloud.integrations.speechd.backends import (
     Request,
     VoiceInfo,
 )
-from readaloud.integrations.speechd.keys import char_words, key_words
 from readaloud.integrations.speechd.marks import MarkTimeline
 from readaloud.integrations.speechd.settings import BadSetting, Settings
 from readaloud.integrations.speechd.ssml import Mark, SpeechText, parse
@@ -48,6 +47,7 @@ from readaloud.speech.events import (
     StreamLost,
     UtteranceEnded,
 )
+from readaloud.text.keys import char_words, key_words
 
 log = logging.getLogger("sd_readaloud")
 
