@@ -104,7 +104,9 @@ class SpeechConfig:
     short_cache_chars: int = setting(
         40, lambda v: None if 0 <= v <= 1000 else ("must be between 0 (off) and 1000")
     )
-    short_cache_mb: float = setting(8.0, between(0, 1024, " MB"))
+    short_cache_mb: float = setting(16.0, between(0, 1024, " MB"))
+    #: Letters, digits, symbols and key names are made ahead for the voice settings in use.
+    echo_ahead: bool = True
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import uvicorn
 
 from readaloud.config import Config, ConfigWatch
 from readaloud.errors import NoOutputDevice, ReadaloudError
+from readaloud.speech.echo import Echo
 from readaloud.speech.events import Event, SegmentStarted, UtteranceEnded, UtteranceStarted
 from readaloud.speech.scheduler import Mode, Scheduler
 from readaloud.speech.utterance import Utterance
@@ -108,6 +109,8 @@ class Daemon:
         self.want_hotkeys = hotkeys
         self.config_watch = ConfigWatch(config)
         self.scheduler: Scheduler | None = None
+        #: Makes the key echo set ahead (``[speech] echo_ahead``).
+        self.echo: Echo | None = None
         self._hotkeys: Hotkeys | None = None
         self._server: uvicorn.Server | None = None
         self._unheard = threading.Event()  # a request failed for want of sound, not yet told
@@ -120,19 +123,14 @@ class Daemon:
     def build(self) -> None:
         """Load the engine, warm it up and open the sound stream (the slow part of starting)."""
         from readaloud.audio.player import player_for
-        from readaloud.engines.cache import CachedEngine
+        from readaloud.engines.cache import shared_cached
         from readaloud.engines.registry import choose_engine
-        from readaloud.engines.shared import SharedEngine
         from readaloud.integrations import systemd
         from readaloud.speech.speaker import run_mark
 
         config = self.config
         choice = choose_engine(self.engine_name, config=config)
-        self.engine = CachedEngine(
-            SharedEngine(choice.engine),
-            max_chars=config.speech.short_cache_chars,
-            max_bytes=int(config.speech.short_cache_mb * 2**20),
-        )
+        self.engine = shared_cached(choice.engine, config.speech)
         self.engine_reason = choice.reason
         if choice.reason.startswith("xtts"):
             # A cold disk and a GPU warm-up can outlast the unit's start timeout.
@@ -146,6 +144,12 @@ class Daemon:
         except NoOutputDevice as error:
             # Keep running: the player finds the sound server when it appears.
             log.warning("%s", error)
+        if config.speech.echo_ahead:
+            self.echo = Echo(
+                self.engine,
+                first_fragment_words=config.speech.first_fragment_words,
+                busy=self._speaking,
+            )
         self.scheduler = Scheduler(
             self.engine,
             self.player,
@@ -153,8 +157,12 @@ class Daemon:
             max_buffer_seconds=config.audio.max_buffer_seconds,
             max_queue=config.daemon.max_queue,
             on_failure=self.feedback,
+            on_submit=self.echo.notice if self.echo is not None else None,
         )
         self.scheduler.add_listener(self._on_event)
+
+    def _speaking(self) -> bool:
+        return self.scheduler is not None and self.scheduler.status().state != "idle"
 
     def feedback(self, error: ReadaloudError, request_mode: Mode = Mode.INTERRUPT) -> None:
         """Tell the user about a failure they may not see: a phrase, a tone, or nothing.
@@ -397,6 +405,8 @@ class Daemon:
         self._stopping.set()
         if self._hotkeys is not None:
             self._hotkeys.stop()
+        if self.echo is not None:
+            self.echo.close()
         if self.scheduler is not None:
             self.scheduler.close()
         player = getattr(self, "player", None)

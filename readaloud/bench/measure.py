@@ -3,6 +3,7 @@ sound server: when a request's first sample arrived there, and where the time we
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -61,6 +62,24 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time the process has used so far (user + system)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_quiet(pid: int, quiet_s: float = 1.0, timeout: float = 120.0) -> bool:
+    """Wait until the process has used almost no CPU for ``quiet_s`` (its background work, such
+    as the key echo set, is done); False if it is still busy after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = cpu_seconds(pid)
+        time.sleep(quiet_s)
+        if cpu_seconds(pid) - before < 0.05 * quiet_s:
+            return True
+    return False
 
 
 def first_sound(

@@ -39,6 +39,8 @@ def print_report(results: dict, out: TextIO) -> None:
     if short:
         _row(out, "one word, new (synthesized)", short["first_sound_ms"])
         _row(out, f"one word again ({short['text']!r}, cached)", short["repeat_first_sound_ms"])
+        if "echo_first_sound_ms" in short:
+            _row(out, "a letter, new (echo set made ahead)", short["echo_first_sound_ms"])
     plain = results.get("baseline")
     if plain:
         _row(out, "bare Piper, whole first sentence", plain["plain_piper_sentence_ms"])

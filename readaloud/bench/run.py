@@ -28,6 +28,12 @@ NEW_WORDS = [
     "Period", "Comma", "Slash", "Minus", "Equals", "Bracket", "Quote", "Semicolon", "Grave",
 ]
 
+#: Letters a screen reader echoes; the key echo set (speech/echo.py) has them made ahead.
+LETTERS = list("qwertyuiopasdfgh")
+#: The daemon makes its key echo set in the background after the first request: measured on
+#: its own (``short.echo_first_sound_ms``), it is kept out of the other figures.
+NO_ECHO = "[speech]\necho_ahead = false\n"
+
 #: What the project aims for on a 2-core CPU with Piper, as same-run ratios where the machine
 #: matters (issue "First sound in a blink").
 TARGETS = {
@@ -35,6 +41,7 @@ TARGETS = {
     "engine_in_daemon_vs_bare": 1.1,
     "one_word_first_sound_ms": 60.0,
     "one_word_repeat_first_sound_ms": 15.0,
+    "key_echo_first_sound_ms": 15.0,
     "stop_to_silence_ms": 15.0,
     "audio_path_ms": 10.0,
     "rss_mb_idle": 250.0,
@@ -125,7 +132,7 @@ def run(options: Options) -> dict:
         results: dict = {"machine": machine(), "sound_server": where, "engine": options.engine}
         engine_args = ("--engine", options.engine)
         fragment = baseline.first_fragment(FIRST_SENTENCE, FIRST_FRAGMENT_WORDS)
-        with _daemon(env, "", engine_args) as daemon:
+        with _daemon(env, NO_ECHO, engine_args) as daemon:
             results["rss_mb_idle"] = round(measure.rss_mb(daemon.process.pid), 1)  # type: ignore[union-attr]
             results["first_sound"] = measure.first_sound(
                 daemon, recorder, FIRST_SENTENCE, options.runs
@@ -144,8 +151,17 @@ def run(options: Options) -> dict:
             }
             results["control"] = measure.control(daemon, recorder, text, max(2, options.runs // 2))
             results["article"] = measure.long_article(daemon, text, options.play_seconds)
+        # Key echo: letters never said before, once the daemon has made its echo set for the
+        # voice settings of a first request.
+        with _daemon(env, "", engine_args) as echo:
+            measure.first_sound(echo, recorder, "Screen reader on.", 1)
+            assert echo.process is not None
+            if not measure.wait_until_quiet(echo.process.pid):
+                raise BenchError("The daemon did not finish its key echo set within 2 minutes.")
+            letters = measure.first_sound(echo, recorder, LETTERS, min(options.runs, len(LETTERS)))
+            results["short"]["echo_first_sound_ms"] = letters["total_ms"]
         # The naive daemon: no short first fragment, the whole first sentence is synthesized first.
-        naive_config = "[speech]\nfirst_fragment_words = 0\n"
+        naive_config = NO_ECHO + "first_fragment_words = 0\n"
         with _daemon(env, naive_config, engine_args) as naive:
             results["naive_first_sound"] = measure.first_sound(
                 naive, recorder, FIRST_SENTENCE, options.runs
@@ -200,6 +216,7 @@ def verdicts(results: dict) -> dict[str, dict]:
         "engine_in_daemon_vs_bare": results["ratios"]["engine_in_daemon_vs_bare"],
         "one_word_first_sound_ms": short.get("first_sound_ms", {}).get("median"),
         "one_word_repeat_first_sound_ms": short.get("repeat_first_sound_ms", {}).get("median"),
+        "key_echo_first_sound_ms": short.get("echo_first_sound_ms", {}).get("median"),
         "stop_to_silence_ms": results["control"]["stop_to_silence_ms"].get("median"),
         "audio_path_ms": results["first_sound"]["audio_path_ms"].get("median"),
         "rss_mb_idle": results["rss_mb_idle"],

@@ -92,6 +92,7 @@ class Scheduler:
         max_queue: int = 32,
         on_failure: Callable[[ReadaloudError], None] | None = None,
         on_chunk: Callable[[str, SpokenChunk], None] | None = None,
+        on_submit: Callable[[Utterance], None] | None = None,
     ) -> None:
         self.engine = engine
         self.player = player
@@ -101,6 +102,8 @@ class Scheduler:
         self.on_failure = on_failure
         #: ``on_chunk(utterance_id, chunk)`` for every chunk handed to the player.
         self.on_chunk = on_chunk
+        #: ``on_submit(utterance)`` for every request accepted (before it is queued).
+        self.on_submit = on_submit
         self._lock = threading.Condition()
         self._pending: deque[Job] = deque()
         self._current: Job | None = None
@@ -123,6 +126,8 @@ class Scheduler:
         submitted_at = time.time()
         began = time.perf_counter()
         segments = prepare(self.engine, utterance, self.first_fragment_words)
+        if self.on_submit is not None:
+            self.on_submit(utterance)
         job = Job(
             id=f"u{next(self._sequence)}-{uuid.uuid4().hex[:8]}",
             utterance=utterance,

@@ -8,6 +8,7 @@ are English: key names are, and the fast voice says them as words, not as spelli
 from __future__ import annotations
 
 import re
+import string
 import unicodedata
 
 #: SSIP symbolic key names and common X keysyms (lower case) → words.
@@ -128,6 +129,14 @@ CHAR_WORDS = {
     "=": "equals",
     "~": "tilde",
 }
+
+
+def echo_texts() -> list[str]:
+    """What a screen reader's key echo says most: letters, digits, symbol names, key names
+    (each once, letters first)."""
+    chars = [char_words(c) for c in string.ascii_lowercase + string.digits]
+    names = [*CHAR_WORDS.values(), *KEY_WORDS.values()]
+    return list(dict.fromkeys(chars + names))
 
 
 def char_words(char: str, *, capitals: str = "none") -> str:

@@ -27,6 +27,7 @@ KEYS = (
     "article.underruns",
     "short.first_sound_ms.median",
     "short.repeat_first_sound_ms.median",
+    "short.echo_first_sound_ms.median",
 )
 
 

@@ -25,6 +25,7 @@ from support.cli import run_readaloud
 from support.daemon import DaemonProcess
 from support.pulse import PulseServer
 
+from readaloud.bench.measure import wait_until_quiet
 from readaloud.bench.soundserver import end_process
 from readaloud.integrations.speechd import install as speechd_install
 from readaloud.integrations.speechd.marks import MarkTimeline
@@ -378,6 +379,51 @@ def test_char_and_key_are_spoken_at_once(
     LATENCIES["CHAR → first audio (ms, median)"] = sorted(char_heard)[1]
     # Key echo must keep up with typing; generous for a loaded 2-core test machine.
     assert max(char_heard) < 600, rounds
+
+
+def test_typing_at_8_keys_a_second_every_letter_is_heard_before_the_next_key(
+    ready: ModuleProcess, daemon: DaemonProcess, pulse: PulseServer
+) -> None:
+    """The first message shows the voice settings; the daemon then makes the key echo set in
+    the background, and letters never said before are heard as quickly as repeats."""
+    events = DaemonEvents(daemon.socket_path)
+    ready.speak("Screen reader on.")
+    ready.events_until(("702 END",))
+    assert daemon.process is not None
+    assert wait_until_quiet(daemon.process.pid), "the daemon kept working"
+    letters = "jkvxbnm"
+    sent = []
+
+    def until(reply: str) -> None:  # the events of the letter before may come in between
+        while ready.next_line()[1] != reply:
+            pass
+
+    with pulse.capture(RATE) as cap:
+        for letter in letters:
+            ready.send("STOP", "CHAR")  # as speechd does when a key interrupts the last one
+            until("202 OK RECEIVING MESSAGE")
+            sent.append(ready.send(letter, "."))
+            until("200 OK SPEAKING")
+            time.sleep(max(0.0, sent[-1] + 0.125 - time.monotonic()))  # 8 keys a second
+        ready.events_until(("702 END",), timeout=10)
+        time.sleep(0.2)
+    started = {e["id"]: e["text"] for e in events.items if e["type"] == "utterance_start"}
+    heard = {
+        started.get(e["id"]): e["seen"] for e in events.items if e["type"] == "segment_start"
+    }
+    delays = [
+        (heard[c] - at) * 1000 if c in heard else None
+        for c, at in zip(letters, sent, strict=True)
+    ]
+    LATENCIES["new letter at 8 keys/s → heard (ms, median)"] = sorted(
+        d for d in delays if d is not None
+    )[len(letters) // 2]
+    assert all(d is not None and d < 125 for d in delays), delays  # before the next key
+    # The daemon reports a letter when the device plays its first sample; each letter but the
+    # first starts while the one before still sounds, so only the first onset shows apart.
+    first = heard_from(cap, sent[0])
+    assert first is not None and first < 0.125, first
+    assert sig.sound_duration(cap.samples(), RATE) > 0.1 * len(letters)
 
 
 def test_rate_changes_the_tempo(ready: ModuleProcess, pulse: PulseServer) -> None:

@@ -144,24 +144,38 @@ class LocalBackend:
 
     def __init__(self, config: Config, on_event: EventSink) -> None:
         from readaloud.audio.player import player_for
+        from readaloud.engines.cache import shared_cached
         from readaloud.engines.registry import choose_engine
+        from readaloud.speech.echo import Echo
         from readaloud.speech.scheduler import Scheduler
         from readaloud.speech.speaker import run_mark
 
         # Piper, not the configured engine: this is a stand-in, and XTTS would take a GPU and
         # a minute to load inside speechd's module.
         choice = choose_engine("piper", config=config)
-        self.engine = choice.engine
+        # Keys and letters from memory, as with the daemon (engines/cache.py, speech/echo.py).
+        self.engine = shared_cached(choice.engine, config.speech)
         self.engine.load()
         self.player = player_for(config.audio, on_mark=run_mark)
+        speech = config.speech
+        self.echo = (
+            Echo(self.engine, first_fragment_words=speech.first_fragment_words, busy=self._busy)
+            if speech.echo_ahead
+            else None
+        )
         self.scheduler = Scheduler(
             self.engine,
             self.player,
-            first_fragment_words=config.speech.first_fragment_words,
+            first_fragment_words=speech.first_fragment_words,
             max_buffer_seconds=config.audio.max_buffer_seconds,
             max_queue=config.daemon.max_queue,
+            on_submit=self.echo.notice if self.echo is not None else None,
         )
         self.scheduler.add_listener(on_event)
+
+    def _busy(self) -> bool:
+        scheduler = getattr(self, "scheduler", None)
+        return scheduler is not None and scheduler.status().state != "idle"
 
     def speak(self, request: Request) -> str:
         from readaloud.speech.scheduler import Mode
@@ -179,5 +193,7 @@ class LocalBackend:
         return [VoiceInfo(v.id, tuple(v.languages)) for v in self.engine.voices()]
 
     def close(self) -> None:
+        if self.echo is not None:
+            self.echo.close()
         self.scheduler.close()
         self.player.close()
