@@ -16,7 +16,7 @@ from readaloud.config import MAX_RATE, MIN_RATE
 from readaloud.errors import ReadaloudError
 from readaloud.server.services import VOICE_ID, ServicesDep
 from readaloud.speech.scheduler import Mode
-from readaloud.speech.utterance import Utterance
+from readaloud.speech.utterance import MAX_PITCH, Utterance
 from readaloud.text.extract import MAX_HTML_BYTES, TooLarge
 from readaloud.text.sources import MAX_TEXT_BYTES
 
@@ -39,6 +39,16 @@ class SpeakRequest(BaseModel):
     # strict: a JSON number, never true/false or "1.5" quietly taken for one
     rate: float | None = Field(
         None, ge=MIN_RATE, le=MAX_RATE, strict=True, description="1 is normal speed."
+    )
+    pitch: float | None = Field(
+        None,
+        ge=-MAX_PITCH,
+        le=MAX_PITCH,
+        strict=True,
+        description="Semitones up (negative: down) from the voice's own pitch; 0 is normal.",
+    )
+    volume: float | None = Field(
+        None, ge=0.0, le=1.0, strict=True, description="1 is full volume, 0 silent."
     )
     mode: Mode = Field(Mode.INTERRUPT, description="interrupt what plays, or queue behind it")
 
@@ -101,6 +111,8 @@ def speak(request: SpeakRequest, services: ServicesDep) -> Accepted:
         voice=request.voice or services.default_voice,
         language=request.language,  # None: detected, else [speech] language
         rate=request.rate if request.rate is not None else services.default_rate,
+        pitch=request.pitch or 0.0,
+        volume=request.volume if request.volume is not None else 1.0,
     )
     extract_ms = (time.perf_counter() - began) * 1000
     return Accepted(id=services.scheduler.submit(utterance, request.mode, extract_ms=extract_ms))

@@ -21,6 +21,7 @@ from readaloud.engines.cache import CachedEngine
 from readaloud.errors import ReadaloudError
 from readaloud.speech.synthesis import segments_of
 from readaloud.speech.utterance import Utterance
+from readaloud.speech.voicing import engine_rate
 from readaloud.text.keys import echo_texts
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class Echo:
 
     def notice(self, utterance: Utterance) -> None:
         """A request is being spoken: stop rendering for a while, and want its voice settings."""
-        settings = (utterance.voice, utterance.language, round(utterance.rate, 3))
+        settings = _settings(utterance)
         self._interrupt.set()
         with self._lock:
             self._last_request = time.monotonic()
@@ -77,7 +78,7 @@ class Echo:
 
     def wait_ready(self, utterance: Utterance, timeout: float) -> bool:
         """Whether the echo set for ``utterance``'s voice settings is rendered (waits)."""
-        settings = (utterance.voice, utterance.language, round(utterance.rate, 3))
+        settings = _settings(utterance)
         with self._lock:
             return self._lock.wait_for(lambda: settings in self._done, timeout)
 
@@ -154,3 +155,8 @@ class Echo:
                 if cancel.is_set():
                     return False
         return not cancel.is_set()
+
+
+def _settings(utterance: Utterance) -> Settings:
+    """What the engine is asked for: a moved pitch is a different rate (``voicing.py``)."""
+    return (utterance.voice, utterance.language, round(engine_rate(utterance), 3))

@@ -13,6 +13,7 @@ import numpy as np
 from readaloud.engines.base import AudioChunk, Engine, SynthesisRequest
 from readaloud.errors import BadInput
 from readaloud.speech.utterance import Utterance
+from readaloud.speech.voicing import engine_rate, voiced
 from readaloud.text.segment import Segment, split
 
 #: A segment that ends mid-sentence (the fast first fragment, a split long sentence) keeps at
@@ -169,7 +170,7 @@ def synthesize(
         text="",
         voice=utterance.voice,
         language=utterance.language,
-        rate=utterance.rate,
+        rate=engine_rate(utterance),
         utterance_id=utterance_id or uuid.uuid4().hex,
     )
     for index, segment in enumerate(segments[first_index:], start=first_index):
@@ -181,6 +182,5 @@ def synthesize(
         if not segment.text.endswith(_SENTENCE_END):
             chunks = with_short_ending(chunks, MID_SENTENCE_PAUSE_S)
         for chunk in chunks:
-            yield SpokenChunk(
-                segment=segment, index=index, chunk=chunk.moved(segment.start, segment.end)
-            )
+            chunk = voiced(chunk, utterance).moved(segment.start, segment.end)
+            yield SpokenChunk(segment=segment, index=index, chunk=chunk)

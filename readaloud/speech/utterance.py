@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from readaloud.engines.base import MAX_RATE, MIN_RATE
 from readaloud.errors import BadInput
 
+#: How far the pitch may be moved, in semitones either way.
+MAX_PITCH = 12.0
+
 
 @dataclass(frozen=True)
 class Utterance:
@@ -14,6 +17,10 @@ class Utterance:
     voice: str | None = None
     language: str | None = None
     rate: float = 1.0
+    #: Semitones up (or down, negative) from the voice's own pitch (``speech/voicing.py``).
+    pitch: float = 0.0
+    #: 1 is the voice as made, 0 silent.
+    volume: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.text.strip():
@@ -23,4 +30,11 @@ class Utterance:
                 f"Rate {self.rate:g} is out of range; use a value from {MIN_RATE:g} "
                 f"(slow) to {MAX_RATE:g} (fast), 1 is normal."
             )
+        if not -MAX_PITCH <= self.pitch <= MAX_PITCH:
+            raise BadInput(
+                f"Pitch {self.pitch:g} is out of range; use semitones from {-MAX_PITCH:g} to "
+                f"{MAX_PITCH:g}, 0 is the voice's own."
+            )
+        if not 0.0 <= self.volume <= 1.0:
+            raise BadInput(f"Volume {self.volume:g} is out of range; use 0 (silent) to 1 (full).")
 

@@ -11,6 +11,8 @@ import re
 import string
 import unicodedata
 
+from readaloud.text.symbols import symbol_name
+
 #: SSIP symbolic key names and common X keysyms (lower case) → words.
 KEY_WORDS = {
     # SSIP special and auxiliary keys
@@ -132,30 +134,38 @@ CHAR_WORDS = {
 
 
 def echo_texts() -> list[str]:
-    """What a screen reader's key echo says most: letters, digits, symbol names, key names
-    (each once, letters first)."""
-    chars = [char_words(c) for c in string.ascii_lowercase + string.digits]
+    """What a screen reader's key echo says most: letters (small, then capital), digits,
+    symbol names, key names; each once."""
+    chars = [char_words(c) for c in string.ascii_letters + string.digits]
     names = [*CHAR_WORDS.values(), *KEY_WORDS.values()]
     return list(dict.fromkeys(chars + names))
 
 
-def char_words(char: str, *, capitals: str = "none") -> str:
-    """What to say for one typed character. ``capitals`` is speechd's cap_let_recogn."""
+def char_words(char: str, *, capitals: str = "none", language: str | None = None) -> str:
+    """What to say for one typed character. ``capitals`` is speechd's cap_let_recogn.
+
+    Letters and digits are said as they are; any other character by its name: ours in English,
+    else speechd's for ``language`` (``symbols.py``), else its Unicode name, so no key is silent.
+    """
     if char == "space" or char == "":
         return "space"
     if len(char) != 1:
         return char  # speechd already turned it into a name ("dot") for this language
-    if char in CHAR_WORDS:
+    english = language is None or language.lower().startswith("en")
+    if english and char in CHAR_WORDS:
         return CHAR_WORDS[char]
     if char.isalpha():
         return f"capital {char}" if capitals == "spell" and char.isupper() else char
-    if char.isprintable():
+    if char.isdecimal():
         return char
-    name = unicodedata.name(char, "")
-    return name.lower() if name else f"character {ord(char):x}"
+    name = symbol_name(char, language) or CHAR_WORDS.get(char)
+    if name:
+        return name
+    unicode_name = unicodedata.name(char, "")
+    return unicode_name.lower() if unicode_name else f"character {ord(char):x}"
 
 
-def key_words(name: str) -> str:
+def key_words(name: str, language: str | None = None) -> str:
     """What to say for a KEY message: its modifiers, then the key, as words."""
     name = name.strip()
     if not name:
@@ -164,23 +174,23 @@ def key_words(name: str) -> str:
     if whole is not None:
         return whole
     if len(name) == 1:
-        return char_words(name)
+        return char_words(name, language=language)
     if re.fullmatch(r"(?i)kp[-_][0-9a-z]+", name):
-        return _single_key(name)
+        return _single_key(name, language)
     *modifiers, key = name.split("_")
     if not key:  # "shift__" is shift + underscore
         key = "_"
     words = [KEY_WORDS.get(part.lower(), part) for part in modifiers if part]
-    words.append(_single_key(key))
+    words.append(_single_key(key, language))
     return " ".join(words)
 
 
-def _single_key(key: str) -> str:
+def _single_key(key: str, language: str | None) -> str:
     lowered = key.lower()
     if lowered in KEY_WORDS:
         return KEY_WORDS[lowered]
     if len(key) == 1:
-        return char_words(key)
+        return char_words(key, language=language)
     if lowered[:3] in ("kp-", "kp_"):
         return f"keypad {lowered[3:].replace('_', ' ')}"
     if lowered[:1] == "f" and lowered[1:].isdigit():

@@ -195,6 +195,20 @@ BAD_REQUESTS = {
         {"AUTH": "1"},
         400,
     ),
+    "pitch out of range": (
+        "POST",
+        "/v1/speak",
+        {"json": {"text": "hi", "pitch": 13}},
+        {"AUTH": "1"},
+        400,
+    ),
+    "volume as a string": (
+        "POST",
+        "/v1/speak",
+        {"json": {"text": "hi", "volume": "0.5"}},
+        {"AUTH": "1"},
+        400,
+    ),
     "unknown voice": (
         "POST",
         "/v1/speak",

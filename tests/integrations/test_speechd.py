@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx2
+import numpy as np
 import pytest
 from support import signal as sig
 from support.cli import run_readaloud
@@ -426,6 +427,22 @@ def test_typing_at_8_keys_a_second_every_letter_is_heard_before_the_next_key(
     assert sig.sound_duration(cap.samples(), RATE) > 0.1 * len(letters)
 
 
+def test_symbol_keys_are_named_aloud(
+    ready: ModuleProcess, daemon: DaemonProcess, pulse: PulseServer
+) -> None:
+    events = DaemonEvents(daemon.socket_path)
+    for symbol in "¡¢£§©«±×÷":
+        with pulse.capture(RATE) as cap:
+            ready.speak(symbol, "KEY")
+            ready.events_until(("702 END",), timeout=10)
+        said = char_words(symbol)
+        spoken = events.wait_for(
+            lambda e, s=said: e["type"] == "utterance_start" and e["text"] == s
+        )
+        assert spoken["text"] == said != symbol
+        assert sig.sound_duration(cap.samples(), RATE) > 0.2, (symbol, said)
+
+
 def test_rate_changes_the_tempo(ready: ModuleProcess, pulse: PulseServer) -> None:
     text = "The quick brown fox jumps over the lazy dog, twice over."
     durations = {}
@@ -436,6 +453,37 @@ def test_rate_changes_the_tempo(ready: ModuleProcess, pulse: PulseServer) -> Non
             ready.events_until(("702 END",))
         durations[rate] = sig.sound_duration(cap.samples(), RATE)
     assert 0.35 < durations[50] / durations[0] < 0.7, durations  # 2x faster (rate 50)
+
+
+def test_pitch_moves_the_voice_and_volume_scales_it(
+    ready: ModuleProcess, pulse: PulseServer
+) -> None:
+    """Orca raises the pitch for capital letters (SET pitch) and sets the volume."""
+    text = "Capital letters sound higher."
+    heard = {}
+    for name, settings in (
+        ("plain", {"pitch": 0, "volume": 100}),
+        ("higher", {"pitch": 50, "volume": 100}),  # half an octave up
+        ("quieter", {"pitch": 0, "volume": 0}),  # half the amplitude
+    ):
+        ready.set(**settings)
+        with pulse.capture(RATE) as cap:
+            ready.speak(text)
+            ready.events_until(("702 END",))
+        samples = cap.samples()
+        loud = samples[sig.first_sound_index(samples) : sig.last_sound_index(samples)]
+        heard[name] = (
+            sig.spectral_centroid(loud, RATE),
+            sig.sound_duration(samples, RATE),
+            float(np.sqrt(np.mean(loud**2))),
+        )
+    (plain_hz, plain_s, plain_rms), (high_hz, high_s, _), (_, quiet_s, quiet_rms) = (
+        heard["plain"], heard["higher"], heard["quieter"]
+    )
+    assert 1.3 < high_hz / plain_hz < 1.55, heard  # 2 ** (6 / 12) = 1.41
+    assert 0.85 < high_s / plain_s < 1.15, heard  # the tempo stays
+    assert 0.4 < quiet_rms / plain_rms < 0.6, heard
+    assert 0.85 < quiet_s / plain_s < 1.15, heard
 
 
 def test_odd_messages(ready: ModuleProcess, daemon: DaemonProcess) -> None:
@@ -696,6 +744,19 @@ def test_key_and_char_names_become_words() -> None:
     assert key_words("f11") == "F 11"
     assert char_words("A", capitals="spell") == "capital A"
     assert char_words("?") == "question mark"
+
+
+def test_every_symbol_has_a_name_from_speechd_tables_in_the_language() -> None:
+    """Names come from the symbol tables speechd installs (NVDA's), in the message's language;
+    a character they do not name gets its Unicode name: nothing is silent."""
+    names = ["plus or Minus", "times", "divide by", "pound", "section"]
+    assert [char_words(c) for c in "±×÷£§"] == names
+    assert [char_words(c, language="de") for c in "×÷"] == ["mal", "geteilt durch"]
+    assert char_words(".", language="de-AT") == "Punkt"  # the language's table for a region
+    assert char_words("😀") == "grinning face"  # speechd's emoji table
+    assert char_words("\u2ff0") == "ideographic description character left to right"
+    assert char_words("é") == "é" and char_words("7") == "7"  # letters and digits as they are
+    assert key_words("shift_§") == "shift section"
 
 
 def test_rate_and_language_mapping() -> None:

@@ -118,3 +118,10 @@ def dominant_frequency(samples: np.ndarray, rate: int) -> float:
     else:
         shift = 0.0
     return (peak + shift) * rate / len(x)
+
+
+def spectral_centroid(samples: np.ndarray, rate: int) -> float:
+    """The spectrum's centre of mass in Hz: it moves with the pitch of a whole shifted voice."""
+    spectrum = np.abs(np.fft.rfft(np.asarray(samples, dtype=np.float64)))
+    frequencies = np.fft.rfftfreq(len(samples), 1 / rate)
+    return float(np.sum(frequencies * spectrum) / max(float(np.sum(spectrum)), 1e-30))

@@ -37,9 +37,15 @@ class Request:
     voice: str | None
     language: str | None
     rate: float
+    pitch: float = 0.0
+    volume: float = 1.0
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"text": self.text, "rate": self.rate, "mode": "interrupt"}
+        if self.pitch:
+            body["pitch"] = self.pitch
+        if self.volume != 1.0:
+            body["volume"] = self.volume
         if self.voice:
             body["voice"] = self.voice
         if self.language:
@@ -182,7 +188,12 @@ class LocalBackend:
         from readaloud.speech.utterance import Utterance
 
         utterance = Utterance(
-            text=request.text, voice=request.voice, language=request.language, rate=request.rate
+            text=request.text,
+            voice=request.voice,
+            language=request.language,
+            rate=request.rate,
+            pitch=request.pitch,
+            volume=request.volume,
         )
         return self.scheduler.submit(utterance, Mode.INTERRUPT)
 

@@ -16,6 +16,7 @@ voice can speak, or when the module config sets ``InProcessFallback no``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import re
@@ -308,10 +309,12 @@ class OutputModule:
             self._start(speech)
 
     def _speech_for(self, kind: str, data: str) -> SpeechText:
+        language = self._spoken_language()
         if kind == "CHAR":
-            return SpeechText(char_words(data, capitals=self.settings.cap_let_recogn or "none"))
+            capitals = self.settings.cap_let_recogn or "none"
+            return SpeechText(char_words(data, capitals=capitals, language=language))
         if kind == "KEY":
-            return SpeechText(key_words(data))
+            return SpeechText(key_words(data, language))
         if kind == "SOUND_ICON":
             # No sound files here: say the icon's name, the way speechd's docs allow.
             return SpeechText(re.sub(r"[-_]+", " ", data).strip())
@@ -322,6 +325,13 @@ class OutputModule:
             end = len(text)
             return SpeechText(text, tuple(Mark(m.name, end) for m in speech.marks))
         return speech
+
+    def _spoken_language(self) -> str | None:
+        """The language the message will be spoken in: speechd's, if a voice speaks it (names
+        of symbols in German would be garbled by an English voice), else None (English)."""
+        backend = self._backend(create=False)
+        voices = self._voices_of(backend) if backend is not None else []
+        return self.settings.language_for({lang for v in voices for lang in v.languages})
 
     def _start(self, speech: SpeechText) -> None:
         """Send ``speech`` off and answer SPEAK (with the lock held)."""
@@ -360,6 +370,8 @@ class OutputModule:
             voice=self.settings.voice_for(voices),
             language=self.settings.language_for(languages),
             rate=self.settings.speed,
+            pitch=self.settings.semitones,
+            volume=self.settings.gain,
         )
 
     def _submit(self, backend: Backend, request: Request) -> str:
@@ -372,7 +384,7 @@ class OutputModule:
                 return ""
             log.warning("%s; trying the default voice", error)
         try:
-            return backend.speak(Request(request.text, None, None, request.rate))
+            return backend.speak(dataclasses.replace(request, voice=None, language=None))
         except BadInput as error:
             log.info("nothing to say: %s", error)
             return ""

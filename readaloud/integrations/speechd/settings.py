@@ -1,8 +1,9 @@
 """speechd's SET parameters, and what they become in a readaloud request.
 
 speechd sends rate, pitch, pitch_range and volume as -100..100 and the rest as words or
-``NULL``. readaloud changes tempo without pitch and has no pitch or volume control, so pitch,
-pitch_range and volume are accepted and kept but have no effect.
+``NULL``. Rate is tempo (pitch unchanged), pitch moves the voice up to an octave either way
+(``speech/voicing.py``), volume scales it (100, speechd's default, is full volume); pitch_range
+is accepted and kept but has no effect.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ class Settings:
     rate: int = 0
     pitch: int = 0
     pitch_range: int = 0
-    volume: int = 0
+    #: speechd's DefaultVolume: full.
+    volume: int = 100
     punctuation_mode: str | None = None
     spelling_mode: str | None = None
     cap_let_recogn: str | None = None
@@ -70,6 +72,17 @@ class Settings:
     @property
     def speed(self) -> float:
         return speechd_rate(self.rate)
+
+    @property
+    def semitones(self) -> float:
+        """speechd pitch -100..100 → semitones -12..12 (Orca's capital-letter cue, +12, is
+        1.4 semitones up)."""
+        return self.pitch * 12 / 100
+
+    @property
+    def gain(self) -> float:
+        """speechd volume -100..100 → 0..1: 100 is full, 0 half, -100 silent."""
+        return (self.volume + 100) / 200
 
     @property
     def spelling(self) -> bool:
