@@ -268,6 +268,43 @@ class Player:
             self._ensure_open(self._rate)
             self._ensure_started()
 
+    def mark_end(self, mark: object, early_s: float = 0.0, threshold: float = 0.01) -> None:
+        """``on_mark(mark)`` when what is queued has been heard, but for its last ``early_s``
+        seconds of silence: never before its last sample above ``threshold`` is heard."""
+        with self._lock:
+            total = self._queued_frames
+            quiet = 0  # samples below the threshold at the end of the queue
+            for piece in reversed(self._queue):
+                loud = np.flatnonzero(np.abs(piece.samples) > threshold)
+                if loud.size:
+                    quiet += len(piece.samples) - int(loud[-1]) - 1
+                    break
+                quiet += len(piece.samples)
+            at = total - min(quiet, round(early_s * (self._rate or 1)))
+            if at <= 0 or not self._queue:
+                self._reached.append((mark, max(time.monotonic(), self._heard_at)))
+                self._wake.set()
+                return
+            self._insert_mark(at, mark)
+
+    def _insert_mark(self, at: int, mark: object) -> None:
+        """Put an empty piece carrying ``mark`` ``at`` samples into the queue (with _lock)."""
+        position = -self._offset
+        for index, piece in enumerate(self._queue):
+            end = position + len(piece.samples)
+            if at < end or index == len(self._queue) - 1:
+                cut = max(0, min(len(piece.samples), at - position))
+                parts = [Piece(piece.samples[:cut], piece.mark), Piece(piece.samples[:0], mark)]
+                parts.append(Piece(piece.samples[cut:]))
+                if index == 0 and cut <= self._offset:  # the cut is at what plays now
+                    parts = [Piece(piece.samples[:0], mark), Piece(piece.samples[self._offset:])]
+                    self._offset = 0
+                del self._queue[index]
+                for offset, part in enumerate(parts):
+                    self._queue.insert(index + offset, part)
+                return
+            position = end
+
     def wait(self, timeout: float | None = None) -> bool:
         """Block until everything queued has been heard (True), or the timeout passed (False).
 

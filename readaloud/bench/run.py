@@ -152,9 +152,9 @@ def run(options: Options) -> dict:
             results["control"] = measure.control(daemon, recorder, text, max(2, options.runs // 2))
             results["article"] = measure.long_article(daemon, text, options.play_seconds)
         # Key echo: letters never said before, once the daemon has made its echo set for the
-        # voice settings of a first request.
+        # voice settings of a first key echo.
         with _daemon(env, "", engine_args) as echo:
-            measure.first_sound(echo, recorder, "Screen reader on.", 1)
+            measure.first_sound(echo, recorder, "z", 1)  # the first key echo
             assert echo.process is not None
             if not measure.wait_until_quiet(echo.process.pid):
                 raise BenchError("The daemon did not finish its key echo set within 2 minutes.")

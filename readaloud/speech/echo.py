@@ -1,11 +1,11 @@
 """Letters, digits, symbols and key names ready before they are typed.
 
-A screen reader echoes every key. The first "q" of a session should be heard as soon as the
-hundredth, so once a request shows which voice, language and rate the user listens with, the
-whole echo set (``text/keys.py``) is synthesized into the engine's short-text cache in the
-background. It yields to real speech: it renders only while nothing is being spoken and no
-request came in the last ``quiet_s``, and a request that arrives mid-render cancels it (the
-engine stops at its next window; the text is rendered again later).
+A screen reader echoes every key. The "q" typed first should be heard as soon as the hundredth,
+so once a key echo (a text of the set, or one character) shows which voice, language and rate
+the user listens with, the whole echo set (``text/keys.py``) is synthesized into the engine's
+short-text cache in the background. It yields to real speech: it renders only while nothing is
+being spoken and no request came in the last ``quiet_s``, and a request that arrives mid-render
+cancels it (the engine stops at its next window; the text is rendered again later).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ class Echo:
         self.engine = engine
         self.first_fragment_words = first_fragment_words
         self.texts = tuple(texts if texts is not None else echo_texts())
+        self._known = frozenset(self.texts)
         self.busy = busy
         self.quiet_s = quiet_s
         #: How many voice settings stay wanted; older ones are forgotten (the cache drops them).
@@ -60,12 +61,16 @@ class Echo:
         self._thread: threading.Thread | None = None
 
     def notice(self, utterance: Utterance) -> None:
-        """A request is being spoken: stop rendering for a while, and want its voice settings."""
+        """A request is being spoken: stop rendering for a while; and if it is a key echo, want
+        the set for its voice settings (other requests, a page or an API client's text, say
+        nothing about the keys the user will type)."""
         settings = _settings(utterance)
         self._interrupt.set()
+        text = utterance.text.strip()
+        echoed = len(text) == 1 or text in self._known
         with self._lock:
             self._last_request = time.monotonic()
-            if settings not in self._wanted and settings not in self._done:
+            if echoed and settings not in self._wanted and settings not in self._done:
                 self._wanted.append(settings)
                 while len(self._wanted) > self.keep:
                     self._wanted.popleft()
@@ -82,11 +87,16 @@ class Echo:
         with self._lock:
             return self._lock.wait_for(lambda: settings in self._done, timeout)
 
-    def close(self) -> None:
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop rendering and wait for the thread (a thread left inside the engine when the
+        interpreter exits aborts the process)."""
         self._interrupt.set()
         with self._lock:
             self._closed = True
             self._lock.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
 
     # -- the renderer ------------------------------------------------------------------------
 

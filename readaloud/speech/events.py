@@ -69,6 +69,15 @@ class UtteranceEnded(Event):
 
 
 @dataclass(frozen=True)
+class SoundEnded(Event):
+    """The utterance's last sound is being heard; only its closing pause is left. A client that
+    sends one message after the other (a screen reader's Say All) can send the next one now."""
+
+    type: ClassVar[str] = "sound_end"
+    id: str
+
+
+@dataclass(frozen=True)
 class UtteranceTiming(Event):
     """Where the time to the first sound went (for ``readaloud bench``; wall clock, ms)."""
 
@@ -130,6 +139,7 @@ EVENTS: dict[str, type[Event]] = {
         UtteranceStarted,
         SegmentStarted,
         UtteranceEnded,
+        SoundEnded,
         UtteranceTiming,
         SpeechFailed,
         Paused,

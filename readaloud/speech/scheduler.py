@@ -23,6 +23,7 @@ from readaloud.speech.events import (
     Resumed,
     SegmentInfo,
     SegmentStarted,
+    SoundEnded,
     SpeechFailed,
     SpeechStatus,
     Stopping,
@@ -36,6 +37,11 @@ from readaloud.speech.utterance import Utterance
 from readaloud.text.segment import Segment
 
 log = logging.getLogger(__name__)
+
+#: ``sound_end`` comes this long before an utterance's closing pause is over (never before its
+#: last sound): a client that waits for it to send the next message (speechd's Say All) is heard
+#: about that much later, so the next sentence follows after the pause it would have had.
+SOUND_END_EARLY_S = 0.08
 
 Listener = Callable[[Event], None]
 
@@ -370,6 +376,7 @@ class Scheduler:
             synth_started = time.perf_counter()
         if cancel.is_set():
             return False
+        self.player.mark_end(self._sound_over(job), early_s=SOUND_END_EARLY_S)
         self.player.end_utterance(cancel)
         while not cancel.is_set():
             if self.player.wait(0.05):
@@ -411,6 +418,13 @@ class Scheduler:
                 enqueued_at=time.time(),
             )
         )
+
+    def _sound_over(self, job: Job) -> Callable[[], None]:
+        def heard() -> None:
+            if not job.cancel.is_set():
+                self._emit(SoundEnded(job.id))
+
+        return heard
 
     def _mark(self, job: Job, index: int) -> Callable[[], None]:
         def heard() -> None:

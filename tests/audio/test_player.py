@@ -758,3 +758,25 @@ def test_a_sound_server_killed_under_an_open_stream_never_wedges_the_player(
             child.kill()
             child.wait()
         own.close()
+
+
+@pytest.mark.parametrize("early_s, after_tone_s", [(0.1, 0.3), (1.0, 0.0)])
+def test_the_end_mark_comes_before_the_closing_pause_but_never_before_the_last_sound(
+    pulse: PulseServer, make_player: Players, early_s: float, after_tone_s: float
+) -> None:
+    """``mark_end``: what a Say All client waits for. A tone, then 0.4 s of its closing pause:
+    the mark is due ``early_s`` before the pause is over, or as the tone ends if that is later."""
+    reached: list[float] = []
+    player = make_player(on_mark=lambda mark: reached.append(time.monotonic()))
+    player.open(RATE)
+    tone = sig.tone(440, 0.3, RATE)
+    with pulse.capture(RATE) as cap:
+        player.enqueue(tone, RATE)
+        player.enqueue(np.zeros(int(0.4 * RATE), dtype=np.float32), RATE)
+        player.mark_end("end", early_s=early_s)
+        player.end_utterance()
+        assert player.wait(timeout=5)
+        time.sleep(0.05)
+    assert len(reached) == 1
+    tone_end = cap.time_at(sig.last_sound_index(cap.samples()))
+    assert reached[0] - tone_end == pytest.approx(after_tone_s, abs=0.04)

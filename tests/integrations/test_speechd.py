@@ -385,10 +385,10 @@ def test_char_and_key_are_spoken_at_once(
 def test_typing_at_8_keys_a_second_every_letter_is_heard_before_the_next_key(
     ready: ModuleProcess, daemon: DaemonProcess, pulse: PulseServer
 ) -> None:
-    """The first message shows the voice settings; the daemon then makes the key echo set in
+    """The first key echo shows the voice settings; the daemon then makes the key echo set in
     the background, and letters never said before are heard as quickly as repeats."""
     events = DaemonEvents(daemon.socket_path)
-    ready.speak("Screen reader on.")
+    ready.speak("a", "CHAR")  # the first key echo: the daemon makes the set for its settings
     ready.events_until(("702 END",))
     assert daemon.process is not None
     assert wait_until_quiet(daemon.process.pid), "the daemon kept working"
@@ -441,6 +441,40 @@ def test_symbol_keys_are_named_aloud(
         )
         assert spoken["text"] == said != symbol
         assert sig.sound_duration(cap.samples(), RATE) > 0.2, (symbol, said)
+
+
+def test_say_all_adds_no_silence_between_messages(ready: ModuleProcess, pulse: PulseServer) -> None:
+    """Orca's Say All sends one sentence per message and the next only after 702 END: END comes
+    as the last sound is heard, so the next sentence is made during the closing pause."""
+    sentences = [
+        "The first sentence of the page is here, and it is long.",
+        "Then a second sentence follows it, just as long as that.",
+        "And a third sentence ends the page, with a few more words.",
+    ]
+    with pulse.capture(RATE) as cap:
+        ready.speak(" ".join(sentences))
+        ready.events_until(("702 END",))
+        time.sleep(0.3)
+    within = sig.longest_silence(cap.samples(), RATE)
+    ends = []
+    with pulse.capture(RATE) as cap:
+        for sentence in sentences:
+            ready.speak(sentence)
+            lines = ready.events_until(("702 END",))
+            assert [line for _, line in lines] == ["701 BEGIN", "702 END"]
+            ends.append(lines[-1][0])
+        time.sleep(0.3)
+    between = sig.longest_silence(cap.samples(), RATE)
+    last_sound = cap.time_at(sig.last_sound_index(cap.samples()))
+    end_after_ms = (ends[-1] - last_sound) * 1000
+    LATENCIES["Say All: last sound → 702 END (ms)"] = end_after_ms
+    # Not after the closing pause and the padding, which take 290 ms more (measured).
+    assert end_after_ms < 200, end_after_ms
+    LATENCIES["Say All: longest pause between messages − within one (ms)"] = (
+        between - within
+    ) * 1000
+    assert between < within + 0.05, (between, within)
+    assert sig.sound_duration(cap.samples(), RATE) > 6.0  # every sentence was heard
 
 
 def test_rate_changes_the_tempo(ready: ModuleProcess, pulse: PulseServer) -> None:

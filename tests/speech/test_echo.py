@@ -48,7 +48,10 @@ def test_the_echo_set_is_made_for_the_settings_in_use(piper) -> None:
     inner = Counting(piper)
     cached = CachedEngine(inner)  # type: ignore[arg-type]
     echo = Echo(cached, texts=TEXTS, quiet_s=0.05)
-    echo.notice(Utterance("Screen reader on.", None, "en", 1.5))
+    echo.notice(Utterance("Screen reader on.", None, "en", 1.5))  # not a key: nothing to do
+    time.sleep(0.3)
+    assert inner.calls == []
+    echo.notice(Utterance("q", None, "en", 1.5))  # a key echo
     assert echo.wait_ready(Utterance("x", None, "en", 1.5), 30)
     assert sorted(inner.calls) == sorted((text, "en", 1.5) for text in TEXTS)
 
@@ -58,8 +61,8 @@ def test_the_echo_set_is_made_for_the_settings_in_use(piper) -> None:
     assert np.abs(np.concatenate([c.samples for c in chunks])).max() > 0.1
 
     # The same settings again: nothing more to make. New ones: the set for them.
-    echo.notice(Utterance("Menu.", None, "en", 1.5))
-    echo.notice(Utterance("Menu.", None, "en", 1.0))
+    echo.notice(Utterance("dot", None, "en", 1.5))
+    echo.notice(Utterance("w", None, "en", 1.0))
     assert echo.wait_ready(Utterance("x", None, "en", 1.0), 30)
     assert len(inner.calls) == 2 * len(TEXTS)
     echo.close()
@@ -72,7 +75,7 @@ def test_it_waits_while_speech_plays_and_gives_way_to_a_request(piper) -> None:
     speaking.set()
     many = echo_texts()[:40]
     echo = Echo(cached, texts=many, busy=speaking.is_set, quiet_s=0.05)
-    echo.notice(Utterance("A long text being read."))
+    echo.notice(Utterance("a"))
     time.sleep(0.5)
     assert inner.calls == [], "nothing is made while something is spoken"
 

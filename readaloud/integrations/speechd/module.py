@@ -44,6 +44,7 @@ from readaloud.integrations.speechd.ssml import Mark, SpeechText, parse
 from readaloud.speech.events import (
     Event,
     SegmentStarted,
+    SoundEnded,
     SpeechFailed,
     StreamLost,
     UtteranceEnded,
@@ -465,14 +466,17 @@ class OutputModule:
             self._begin(message)
             for name in message.marks.segment_started(event.start, event.end, now):
                 self.channel.index_mark(name)
-        elif isinstance(event, UtteranceEnded):
-            if event.completed:
-                self._begin(message)
-                for name in message.marks.finish():
-                    self.channel.index_mark(name)
-                self._end(message, p.END)
-            else:  # stopped by someone else (another readaloud client) or an error
-                self._end(message, p.STOPPED)
+        elif isinstance(event, SoundEnded) or (
+            isinstance(event, UtteranceEnded) and event.completed
+        ):
+            # END as soon as the last sound is heard: speechd sends the next message of a Say
+            # All only then, and it is made while this one's closing pause plays.
+            self._begin(message)
+            for name in message.marks.finish():
+                self.channel.index_mark(name)
+            self._end(message, p.END)
+        elif isinstance(event, UtteranceEnded):  # stopped by another client, or an error
+            self._end(message, p.STOPPED)
         elif isinstance(event, SpeechFailed):
             log.warning("the daemon could not speak it: %s", event.message)
 
