@@ -507,15 +507,15 @@ def test_pitch_moves_the_voice_and_volume_scales_it(
         samples = cap.samples()
         loud = samples[sig.first_sound_index(samples) : sig.last_sound_index(samples)]
         heard[name] = (
-            sig.spectral_centroid(loud, RATE),
+            sig.fundamental_hz(loud, RATE),
             sig.sound_duration(samples, RATE),
             float(np.sqrt(np.mean(loud**2))),
         )
     (plain_hz, plain_s, plain_rms), (high_hz, high_s, _), (_, quiet_s, quiet_rms) = (
         heard["plain"], heard["higher"], heard["quieter"]
     )
-    assert 1.3 < high_hz / plain_hz < 1.55, heard  # 2 ** (6 / 12) = 1.41
-    assert 0.85 < high_s / plain_s < 1.15, heard  # the tempo stays
+    assert 1.25 < high_hz / plain_hz < 1.55, heard  # 2 ** (6 / 12) = 1.41 (measured 1.36)
+    assert 0.8 < high_s / plain_s < 1.15, heard  # the tempo stays (measured 0.91)
     assert 0.4 < quiet_rms / plain_rms < 0.6, heard
     assert 0.85 < quiet_s / plain_s < 1.15, heard
 

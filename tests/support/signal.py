@@ -120,8 +120,20 @@ def dominant_frequency(samples: np.ndarray, rate: int) -> float:
     return (peak + shift) * rate / len(x)
 
 
-def spectral_centroid(samples: np.ndarray, rate: int) -> float:
-    """The spectrum's centre of mass in Hz: it moves with the pitch of a whole shifted voice."""
-    spectrum = np.abs(np.fft.rfft(np.asarray(samples, dtype=np.float64)))
-    frequencies = np.fft.rfftfreq(len(samples), 1 / rate)
-    return float(np.sum(frequencies * spectrum) / max(float(np.sum(spectrum)), 1e-30))
+def fundamental_hz(samples: np.ndarray, rate: int, low: float = 60, high: float = 400) -> float:
+    """Median pitch (F0) of the voiced frames: the autocorrelation peak of 40 ms frames whose
+    period lies between ``1/high`` and ``1/low`` seconds, for frames clearly periodic."""
+    size, hop = int(0.04 * rate), int(0.01 * rate)
+    shortest, longest = int(rate / high), int(rate / low)
+    found = []
+    for start in range(0, len(samples) - size, hop):
+        frame = np.asarray(samples[start : start + size], dtype=np.float64)
+        frame = frame - frame.mean()
+        energy = float(np.dot(frame, frame))
+        if energy < 1e-4 * size:
+            continue
+        correlation = np.correlate(frame, frame, "full")[size - 1 :] / energy
+        lag = shortest + int(np.argmax(correlation[shortest:longest]))
+        if correlation[lag] > 0.6:
+            found.append(rate / lag)
+    return float(np.median(found)) if found else 0.0
