@@ -293,12 +293,10 @@ class Player:
         for index, piece in enumerate(self._queue):
             end = position + len(piece.samples)
             if at < end or index == len(self._queue) - 1:
+                # at > 0, so the cut lies after what the callback has read of the first piece.
                 cut = max(0, min(len(piece.samples), at - position))
                 parts = [Piece(piece.samples[:cut], piece.mark), Piece(piece.samples[:0], mark)]
                 parts.append(Piece(piece.samples[cut:]))
-                if index == 0 and cut <= self._offset:  # the cut is at what plays now
-                    parts = [Piece(piece.samples[:0], mark), Piece(piece.samples[self._offset:])]
-                    self._offset = 0
                 del self._queue[index]
                 for offset, part in enumerate(parts):
                     self._queue.insert(index + offset, part)

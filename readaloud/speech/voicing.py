@@ -2,10 +2,10 @@
 
 Pitch: the engine speaks ``2 ** (semitones / 12)`` times slower, and the samples are then played
 that much faster (the chunk is labelled with a higher sample rate; the player's resampler does
-the rest). Duration stays what the rate asks for, pitch and formants move together, like a tape
-played faster: natural enough for the few semitones a screen reader's capital-letter cue uses,
-and it works for long text as well as short, at the cost of the engine making that many more
-samples. Volume scales the samples.
+the rest). Duration stays about what the rate asks for (0.91× measured at +6 semitones), pitch
+and formants move together, like a tape played faster: natural enough for the few semitones a
+screen reader's capital-letter cue uses, and it works for long text as well as short, at the cost
+of the engine making that many more samples. Volume scales the samples.
 """
 
 from __future__ import annotations
