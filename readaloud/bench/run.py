@@ -30,8 +30,8 @@ NEW_WORDS = [
 
 #: Letters a screen reader echoes; the key echo set (speech/echo.py) has them made ahead.
 LETTERS = list("qwertyuiopasdfgh")
-#: The daemon makes its key echo set in the background after the first request: measured on
-#: its own (``short.echo_first_sound_ms``), it is kept out of the other figures.
+#: The daemon makes its key echo set in the background after a first key echo: measured on its
+#: own (``short.echo_first_sound_ms``), that work is kept out of the other figures.
 NO_ECHO = "[speech]\necho_ahead = false\n"
 
 #: What the project aims for on a 2-core CPU with Piper, as same-run ratios where the machine

@@ -3,8 +3,9 @@
 speechd starts it as ``sd_readaloud CONFIGFILE`` and drives it over stdin/stdout. Each message
 (SPEAK, CHAR, KEY, SOUND_ICON) becomes one request to the readaloud daemon in interrupt mode;
 the daemon's events become speechd's: 701 BEGIN when the first sound is heard, 700 INDEX MARK
-as playback passes each SSML mark (estimated within a sentence, see ``marks.py``), 702 END, or
-703 STOP / 704 PAUSE as soon as the sound has stopped.
+as playback passes each SSML mark (estimated within a sentence, see ``marks.py``), 702 END as
+the last sound is heard (the daemon's ``sound_end``: speechd sends the next message of a Say All
+while the closing pause still plays), or 703 STOP / 704 PAUSE as soon as the sound has stopped.
 
 When no daemon runs, the module speaks in this process with the Piper voice (``LocalBackend``)
 and goes back to the daemon as soon as it answers. Why not fail INIT instead: speechd tries
