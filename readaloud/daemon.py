@@ -144,12 +144,6 @@ class Daemon:
         except NoOutputDevice as error:
             # Keep running: the player finds the sound server when it appears.
             log.warning("%s", error)
-        if config.speech.echo_ahead:
-            self.echo = Echo(
-                self.engine,
-                first_fragment_words=config.speech.first_fragment_words,
-                busy=self._speaking,
-            )
         self.scheduler = Scheduler(
             self.engine,
             self.player,
@@ -157,12 +151,15 @@ class Daemon:
             max_buffer_seconds=config.audio.max_buffer_seconds,
             max_queue=config.daemon.max_queue,
             on_failure=self.feedback,
-            on_submit=self.echo.notice if self.echo is not None else None,
         )
         self.scheduler.add_listener(self._on_event)
-
-    def _speaking(self) -> bool:
-        return self.scheduler is not None and self.scheduler.status().state != "idle"
+        if config.speech.echo_ahead:
+            self.echo = Echo(
+                self.engine,
+                first_fragment_words=config.speech.first_fragment_words,
+                busy=self.scheduler.busy,
+            )
+            self.scheduler.on_submit = self.echo.notice
 
     def feedback(self, error: ReadaloudError, request_mode: Mode = Mode.INTERRUPT) -> None:
         """Tell the user about a failure they may not see: a phrase, a tone, or nothing.

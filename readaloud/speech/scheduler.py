@@ -239,6 +239,10 @@ class Scheduler:
             xruns=self.player.xruns,
         )
 
+    def busy(self) -> bool:
+        """Whether something is being spoken (or paused) now."""
+        return self.status().state != "idle"
+
     # -- events ------------------------------------------------------------------------------
 
     def add_listener(self, listener: Listener) -> None:

@@ -164,24 +164,22 @@ class LocalBackend:
         self.engine.load()
         self.player = player_for(config.audio, on_mark=run_mark)
         speech = config.speech
-        self.echo = (
-            Echo(self.engine, first_fragment_words=speech.first_fragment_words, busy=self._busy)
-            if speech.echo_ahead
-            else None
-        )
         self.scheduler = Scheduler(
             self.engine,
             self.player,
             first_fragment_words=speech.first_fragment_words,
             max_buffer_seconds=config.audio.max_buffer_seconds,
             max_queue=config.daemon.max_queue,
-            on_submit=self.echo.notice if self.echo is not None else None,
         )
         self.scheduler.add_listener(on_event)
-
-    def _busy(self) -> bool:
-        scheduler = getattr(self, "scheduler", None)
-        return scheduler is not None and scheduler.status().state != "idle"
+        self.echo: Echo | None = None
+        if speech.echo_ahead:
+            self.echo = Echo(
+                self.engine,
+                first_fragment_words=speech.first_fragment_words,
+                busy=self.scheduler.busy,
+            )
+            self.scheduler.on_submit = self.echo.notice
 
     def speak(self, request: Request) -> str:
         from readaloud.speech.scheduler import Mode

@@ -311,12 +311,12 @@ class OutputModule:
             self._start(speech)
 
     def _speech_for(self, kind: str, data: str) -> SpeechText:
-        language = self._spoken_language()
         if kind == "CHAR":
             capitals = self.settings.cap_let_recogn or "none"
+            language = self._spoken_language()
             return SpeechText(char_words(data, capitals=capitals, language=language))
         if kind == "KEY":
-            return SpeechText(key_words(data, language))
+            return SpeechText(key_words(data, self._spoken_language()))
         if kind == "SOUND_ICON":
             # No sound files here: say the icon's name, the way speechd's docs allow.
             return SpeechText(re.sub(r"[-_]+", " ", data).strip())
