@@ -17,6 +17,9 @@ if [[ "$extras" == *test* ]]; then
   packages+=(chromium)
   # Speech Dispatcher tests: the real speech-dispatcher and spd-say drive sd_readaloud.
   packages+=(speech-dispatcher)
+  # Orca tests and the screen-reader benchmark: Orca on Xvfb (at-spi comes with it), zenity
+  # dialogs to type into, a session bus, and speechd's espeak-ng module as the baseline.
+  packages+=(orca zenity dbus-daemon speech-dispatcher-espeak-ng)
 fi
 
 missing=()

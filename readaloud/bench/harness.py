@@ -169,8 +169,8 @@ class Events:
                 for line in response.iter_lines():
                     if line == ": connected":
                         self._connected.set()
-                    if line.startswith("data: "):
-                        self.items.append(json.loads(line[6:]))
+                    if line.startswith("data: "):  # "seen": when it came, monotonic
+                        self.items.append({**json.loads(line[6:]), "seen": time.monotonic()})
         except httpx2.HTTPError:
             pass  # the daemon went away at the end of the module
 

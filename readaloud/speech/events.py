@@ -55,7 +55,8 @@ class SegmentStarted(Event):
 
 @dataclass(frozen=True)
 class UtteranceEnded(Event):
-    """The utterance is over: heard to the end (``completed``), or stopped, replaced or failed.
+    """The utterance is over: heard to the end (``completed``; also when stopped or replaced in
+    its closing pause, after ``sound_end``), or stopped, replaced or failed.
 
     The figures are there when it was spoken (not for requests dropped from the queue)."""
 

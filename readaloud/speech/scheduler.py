@@ -83,6 +83,8 @@ class Job:
     #: Last segment the listener has started to hear.
     heard_index: int = -1
     restart: bool = False
+    #: Its last sound has been heard (``SoundEnded``): a stop now cuts only the closing pause.
+    sound_heard: bool = False
     audio_s: float = 0.0
     synthesis_s: float = 0.0
 
@@ -384,10 +386,12 @@ class Scheduler:
         self.player.end_utterance(cancel)
         while not cancel.is_set():
             if self.player.wait(0.05):
-                # A stop empties the queue too: that is not the end of the utterance.
-                return not cancel.is_set()
+                # A stop empties the queue too: that is not the end of the utterance...
+                return not cancel.is_set() or job.sound_heard
             self._check_output()
-        return False
+        # ...unless it came in the closing pause, as the next sentence of a screen reader's Say
+        # All does (sent on sound_end): every word was heard.
+        return job.sound_heard
 
     def _check_output(self) -> None:
         if self.player.lost:  # else the queue never drains and the worker waits for ever
@@ -426,6 +430,7 @@ class Scheduler:
     def _sound_over(self, job: Job) -> Callable[[], None]:
         def heard() -> None:
             if not job.cancel.is_set():
+                job.sound_heard = True
                 self._emit(SoundEnded(job.id))
 
         return heard

@@ -84,6 +84,24 @@ def test_interrupt_and_queue(daemon: DaemonProcess) -> None:
     assert order == [first, second, third]
 
 
+def test_replaced_in_its_closing_pause_an_utterance_was_heard_to_the_end(
+    daemon: DaemonProcess,
+) -> None:
+    """A screen reader sends the next sentence on sound_end: the one before was not cut."""
+    events = Events(daemon)
+    first = daemon.post("/v1/speak", {"text": "The first sentence."}).json()["id"]
+    events.wait_for(lambda e: e["type"] == "sound_end" and e["id"] == first)
+    second = daemon.post("/v1/speak", {"text": "The next one."}).json()["id"]
+    ended = events.wait_for(lambda e: e["type"] == "utterance_end" and e["id"] == first)
+    assert ended["completed"] is True
+    events.wait_for(lambda e: e["type"] == "segment_start" and e["id"] == second)
+    # Replaced while still sounding, it was cut short.
+    third = daemon.post("/v1/speak", {"text": "Hello."}).json()["id"]
+    cut = events.wait_for(lambda e: e["type"] == "utterance_end" and e["id"] == second)
+    assert cut["completed"] is False
+    events.wait_for(lambda e: e["type"] == "utterance_end" and e["id"] == third)
+
+
 def test_segment_events_carry_offsets(daemon: DaemonProcess) -> None:
     events = Events(daemon)
     text = "First sentence here. Second one follows. And a third."
