@@ -14,13 +14,17 @@ def _row(out: TextIO, name: str, stats: dict) -> None:
     )
 
 
+def _header(out: TextIO, title: str) -> None:
+    out.write(f"  {title:<36}{'median':>10}{'min':>9}{'p90':>9}{'max':>9}\n")
+
+
 def print_report(results: dict, out: TextIO) -> None:
     m = results["machine"]
     out.write(
         f"readaloud bench — engine {results['engine']}, {m['cores']} cores ({m['cpu']}), "
         f"measured at {results['sound_server']}\n\n"
     )
-    out.write(f"  {'time to first sound (ms)':<36}{'median':>10}{'min':>9}{'p90':>9}{'max':>9}\n")
+    _header(out, "time to first sound (ms)")
     fs = results["first_sound"]
     labels = [
         ("total_ms", "request → first sample at server"),
@@ -51,7 +55,7 @@ def print_report(results: dict, out: TextIO) -> None:
         f"first sound / bare Piper sentence: {ratios.get('first_sound_vs_plain_sentence')}; "
         f"engine in the daemon / bare: {ratios.get('engine_in_daemon_vs_bare')}\n\n"
     )
-    out.write(f"  {'control (ms)':<36}{'median':>10}{'min':>9}{'p90':>9}{'max':>9}\n")
+    _header(out, "control (ms)")
     for key, label in [
         ("stop_to_silence_ms", "stop → silence"),
         ("pause_to_silence_ms", "pause → silence"),
@@ -68,9 +72,36 @@ def print_report(results: dict, out: TextIO) -> None:
         f"  memory: daemon RSS {results['rss_mb_idle']} MB idle, {a['rss_mb_before']} → "
         f"{a['rss_mb_after']} MB over the article\n\n"
     )
+    _screen_reader(results.get("screen_reader", {}), out)
     out.write("  targets:\n")
     for name, verdict in results["targets"].items():
         mark = {True: "met", False: "MISSED", None: "no data"}[verdict["met"]]
         out.write(
             f"    {name:<28} ≤ {verdict['target']:<8} measured {verdict['measured']}: {mark}\n"
         )
+
+
+def _screen_reader(reader: dict, out: TextIO) -> None:
+    if "skipped" in reader:
+        out.write(f"  screen reader: not measured ({reader['skipped']})\n\n")
+        return
+    if not reader:
+        return
+    _header(out, "through Orca and speechd (ms)")
+    for module, name in (("readaloud", "readaloud"), ("espeak_ng", "espeak-ng")):
+        figures = reader[module]
+        _row(out, f"keystroke → first sound, {name}", figures["keystroke_first_sound_ms"])
+        _row(out, f"spd-say → first sound, {name}", figures["spd_say_first_sound_ms"])
+        engine = figures.get("spd_say_engine_first_chunk_ms")
+        if engine is not None:
+            _row(out, "  of which the engine's first chunk", engine)
+    ratios = reader["ratios"]
+    say_all = reader["readaloud"].get("say_all", {})
+    out.write(
+        f"  readaloud / espeak-ng: keystroke {ratios['keystroke_first_sound_ms_vs_espeak_ng']}, "
+        f"spd-say {ratios['spd_say_first_sound_ms_vs_espeak_ng']}; keys not heard "
+        f"{reader['readaloud']['keys_not_heard']}\n"
+        f"  Say All: longest pause between sentences {say_all.get('longest_pause_between_ms')} "
+        f"ms, within one {say_all.get('longest_pause_within_ms')} ms: "
+        f"{say_all.get('added_silence_ms')} ms added\n\n"
+    )

@@ -7,11 +7,12 @@ import os
 import platform
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from readaloud.bench import baseline, measure
+from readaloud.bench import baseline, measure, screenreader, screenreading
 from readaloud.bench.harness import DaemonProcess
 from readaloud.bench.soundserver import SINK, PulseServer
 from readaloud.bench.texts import FIRST_SENTENCE, article
@@ -42,6 +43,9 @@ TARGETS = {
     "one_word_first_sound_ms": 60.0,
     "one_word_repeat_first_sound_ms": 15.0,
     "key_echo_first_sound_ms": 15.0,
+    "orca_keystroke_first_sound_ms": 50.0,
+    "spd_say_first_sound_ms": 60.0,
+    "say_all_added_silence_ms": 50.0,
     "stop_to_silence_ms": 15.0,
     "audio_path_ms": 10.0,
     "rss_mb_idle": 250.0,
@@ -57,6 +61,7 @@ class Options:
     play_seconds: float = 60.0
     sound_server: str = "auto"  # auto | private | user
     engine: str = "piper"
+    screen_reader: str = "auto"  # auto (when Orca is installed) | yes | no
 
 
 class BenchError(ReadaloudError):
@@ -160,6 +165,7 @@ def run(options: Options) -> dict:
                 raise BenchError("The daemon did not finish its key echo set within 2 minutes.")
             letters = measure.first_sound(echo, recorder, LETTERS, min(options.runs, len(LETTERS)))
             results["short"]["echo_first_sound_ms"] = letters["total_ms"]
+        results["screen_reader"] = _screen_reader(env, recorder, engine_args, options)
         # The naive daemon: no short first fragment, the whole first sentence is synthesized first.
         naive_config = NO_ECHO + "first_fragment_words = 0\n"
         with _daemon(env, naive_config, engine_args) as naive:
@@ -205,18 +211,45 @@ def _daemon(env: dict[str, str], config: str, args: tuple[str, ...]) -> Iterator
         daemon.close()
 
 
+def _screen_reader(
+    env: dict[str, str], recorder: measure.Recorder, engine_args: tuple[str, ...], options: Options
+) -> dict:
+    """Orca and spd-say through speechd, readaloud against espeak-ng (screenreading.py)."""
+    if options.screen_reader == "no":
+        return {"skipped": "--screen-reader no"}
+    missing = screenreader.missing_packages(baseline=True)
+    if missing:
+        if options.screen_reader == "yes":
+            raise BenchError(
+                f"The screen-reader figures need: sudo apt-get install {' '.join(missing)}"
+            )
+        return {"skipped": f"to measure Orca: sudo apt-get install {' '.join(missing)}"}
+    with tempfile.TemporaryDirectory(prefix="readaloud-bench-") as folder:
+        book = Path(folder) / "book.txt"
+        book.write_text(" ".join(screenreading.BOOK) + "\n", encoding="utf-8")
+        with _daemon(env, "", engine_args) as daemon:
+            try:
+                return screenreading.run(daemon, recorder, options.runs, str(book))
+            except (RuntimeError, TimeoutError, subprocess.SubprocessError) as error:
+                raise BenchError(f"Measuring through Orca failed: {error}") from None
+
+
 def _ratio(part: float | None, whole: float | None) -> float | None:
     return round(part / whole, 3) if part and whole else None
 
 
 def verdicts(results: dict) -> dict[str, dict]:
     short = results.get("short", {})
+    reader = results.get("screen_reader", {}).get("readaloud", {})
     measured = {
         "first_sound_vs_plain_sentence": results["ratios"]["first_sound_vs_plain_sentence"],
         "engine_in_daemon_vs_bare": results["ratios"]["engine_in_daemon_vs_bare"],
         "one_word_first_sound_ms": short.get("first_sound_ms", {}).get("median"),
         "one_word_repeat_first_sound_ms": short.get("repeat_first_sound_ms", {}).get("median"),
         "key_echo_first_sound_ms": short.get("echo_first_sound_ms", {}).get("median"),
+        "orca_keystroke_first_sound_ms": reader.get("keystroke_first_sound_ms", {}).get("median"),
+        "spd_say_first_sound_ms": reader.get("spd_say_first_sound_ms", {}).get("median"),
+        "say_all_added_silence_ms": reader.get("say_all", {}).get("added_silence_ms"),
         "stop_to_silence_ms": results["control"]["stop_to_silence_ms"].get("median"),
         "audio_path_ms": results["first_sound"]["audio_path_ms"].get("median"),
         "rss_mb_idle": results["rss_mb_idle"],

@@ -151,7 +151,8 @@ class Orca:
             self._processes.remove(self._dialog)
         self._dialog = self._spawn(["zenity", "--title", title, *zenity])
         subprocess.run(
-            ["xdotool", "search", "--sync", "--name", f"^{title}$", "windowfocus", "--sync"],
+            ["xdotool", "search", "--sync", "--onlyvisible", "--name", f"^{title}$"]
+            + ["windowfocus", "--sync"],
             env=self.env,
             check=True,
             timeout=timeout,

@@ -17,7 +17,9 @@ def register(commands: argparse._SubParsersAction) -> None:
             "Start a private readaloud daemon and measure, at the sound server: request → first "
             "sample (with where the time goes), stop/pause → silence, resume → sound, the "
             "real-time factor and underruns over a long article, and memory; then the same first "
-            "sound for a naive daemon that synthesizes the whole first sentence. Medians over "
+            "sound for a naive daemon that synthesizes the whole first sentence; and, with Orca "
+            "installed, keystroke → first sound through Orca and spd-say → first sound, against "
+            "espeak-ng, and the silence Orca's Say All adds. Medians over "
             "repeated runs. With your own sound server running you will hear it."
         ),
     )
@@ -34,6 +36,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         "works (auto: yours when 'pactl info' answers)",
     )
     bench.add_argument("--engine", default="piper", help="engine to measure (default piper)")
+    bench.add_argument(
+        "--screen-reader",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="also measure key echo through Orca and spd-say, against espeak-ng, on a private "
+        "Xvfb (auto: when Orca, zenity, xdotool, Xvfb and speechd's espeak-ng are installed)",
+    )
     bench.add_argument("--json", action="store_true", help="print JSON instead of tables")
     bench.set_defaults(handler=cmd_bench)
 
@@ -49,6 +58,7 @@ def cmd_bench(args: argparse.Namespace, config: Config) -> int:
             play_seconds=max(1.0, args.play_seconds),
             sound_server=args.sound_server,
             engine=args.engine,
+            screen_reader=args.screen_reader,
         )
     )
     if args.json:

@@ -12,6 +12,8 @@ import sys
 import pytest
 from support.pulse import PulseServer
 
+from readaloud.bench import screenreading
+
 pytestmark = pytest.mark.sound
 
 #: The keys other tools read from ``readaloud bench --json``.
@@ -28,6 +30,13 @@ KEYS = (
     "short.first_sound_ms.median",
     "short.repeat_first_sound_ms.median",
     "short.echo_first_sound_ms.median",
+    # Through real Orca and speechd, readaloud and espeak-ng in the same run.
+    "screen_reader.readaloud.keystroke_first_sound_ms.median",
+    "screen_reader.readaloud.spd_say_first_sound_ms.median",
+    "screen_reader.espeak_ng.keystroke_first_sound_ms.median",
+    "screen_reader.espeak_ng.spd_say_first_sound_ms.median",
+    "screen_reader.ratios.keystroke_first_sound_ms_vs_espeak_ng",
+    "screen_reader.ratios.spd_say_first_sound_ms_vs_espeak_ng",
 )
 
 
@@ -67,3 +76,12 @@ def test_bench_measures_at_the_desktop_sound_server_with_same_run_baselines(
         first / plain, abs=0.001  # type: ignore[operator]
     )
     assert results["baseline"]["first_chunk_text"].startswith("Although the morning train")
+    reader = results["screen_reader"]
+    assert reader["ratios"]["keystroke_first_sound_ms_vs_espeak_ng"] == pytest.approx(
+        reader["readaloud"]["keystroke_first_sound_ms"]["median"]
+        / reader["espeak_ng"]["keystroke_first_sound_ms"]["median"],
+        abs=0.01,
+    )
+    say_all = reader["readaloud"]["say_all"]
+    assert say_all["spoken"] == list(screenreading.BOOK) and all(say_all["completed"])
+    assert isinstance(say_all["added_silence_ms"], float)  # less than none: shorter pauses
