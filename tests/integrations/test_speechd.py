@@ -4,7 +4,6 @@ monitor."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -12,26 +11,24 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import httpx2
 import numpy as np
 import pytest
 from support import signal as sig
 from support.cli import run_readaloud
-from support.daemon import DaemonProcess
+from support.daemon import DaemonProcess, Events
 from support.pulse import PulseServer
 
 from readaloud.bench.measure import wait_until_quiet
-from readaloud.bench.soundserver import end_process
+from readaloud.bench.screenreader import SpeechDispatcher
 from readaloud.integrations.speechd import install as speechd_install
 from readaloud.integrations.speechd.marks import MarkTimeline
 from readaloud.integrations.speechd.settings import Settings, speechd_rate
-from readaloud.integrations.speechd.ssml import Mark, parse
+from readaloud.integrations.speechd.ssml import Mark, parse, resent_from
 from readaloud.text.keys import char_words, key_words
 
 RATE = 22050
@@ -148,37 +145,6 @@ class ModuleProcess:
             self.log.append(raw.decode(errors="replace").rstrip())
 
 
-class DaemonEvents:
-    """The daemon's event stream, collected in the background."""
-
-    def __init__(self, socket_path: Path) -> None:
-        self.items: list[dict] = []
-        self._client = httpx2.Client(transport=httpx2.HTTPTransport(uds=str(socket_path)))
-        self._connected = threading.Event()
-        threading.Thread(target=self._follow, daemon=True).start()
-        assert self._connected.wait(10)
-
-    def _follow(self) -> None:
-        try:
-            with self._client.stream("GET", "http://localhost/v1/events", timeout=None) as r:
-                for line in r.iter_lines():
-                    if line == ": connected":
-                        self._connected.set()
-                    elif line.startswith("data: "):
-                        self.items.append({**json.loads(line[6:]), "seen": time.monotonic()})
-        except httpx2.HTTPError:
-            pass
-
-    def wait_for(self, predicate: Callable[[dict], bool], timeout: float = 30.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for item in list(self.items):
-                if predicate(item):
-                    return item
-            time.sleep(0.01)
-        raise AssertionError(f"no such event in {self.items}")
-
-
 def heard_from(cap, when: float) -> float | None:
     """Seconds from ``when`` to the first sound heard after it (None: nothing heard)."""
     start = max(0, cap.index_at(when))
@@ -278,7 +244,7 @@ def test_init_settings_voices_and_quit(module: ModuleProcess, daemon: DaemonProc
 def test_speak_ssml_reports_begin_marks_in_step_with_playback_then_end(
     ready: ModuleProcess, daemon: DaemonProcess, pulse: PulseServer
 ) -> None:
-    events = DaemonEvents(daemon.socket_path)
+    events = Events(daemon)
     ssml = (
         '<speak><mark name="m0"/>Hello &amp; welcome.<mark name="__spd_0"/> '
         'This is the second <mark name="m1"/>sentence, and it is longer than the first one.'
@@ -349,7 +315,7 @@ def test_pause_stops_at_once_and_reports_pause(ready: ModuleProcess, pulse: Puls
 def test_char_and_key_are_spoken_at_once(
     ready: ModuleProcess, daemon: DaemonProcess, pulse: PulseServer
 ) -> None:
-    events = DaemonEvents(daemon.socket_path)
+    events = Events(daemon)
     ready.speak("Warm.")  # the first message after start may pay for cold caches
     ready.events_until(("702 END",))
     rounds = []
@@ -387,7 +353,7 @@ def test_typing_at_8_keys_a_second_every_letter_is_heard_before_the_next_key(
 ) -> None:
     """The first key echo shows the voice settings; the daemon then makes the key echo set in
     the background, and letters never said before are heard as quickly as repeats."""
-    events = DaemonEvents(daemon.socket_path)
+    events = Events(daemon)
     ready.speak("a", "CHAR")  # the first key echo: the daemon makes the set for its settings
     ready.events_until(("702 END",))
     assert daemon.process is not None
@@ -430,7 +396,7 @@ def test_typing_at_8_keys_a_second_every_letter_is_heard_before_the_next_key(
 def test_symbol_keys_are_named_aloud(
     ready: ModuleProcess, daemon: DaemonProcess, pulse: PulseServer
 ) -> None:
-    events = DaemonEvents(daemon.socket_path)
+    events = Events(daemon)
     for symbol in "¡¢£§©«±×÷":
         with pulse.capture(RATE) as cap:
             ready.speak(symbol, "KEY")
@@ -521,7 +487,7 @@ def test_pitch_moves_the_voice_and_volume_scales_it(
 
 
 def test_odd_messages(ready: ModuleProcess, daemon: DaemonProcess) -> None:
-    events = DaemonEvents(daemon.socket_path)
+    events = Events(daemon)
     # No words at all: over at once, marks included.
     ready.speak('<speak><mark name="a"/> <mark name="b"/></speak>')
     lines = [line for _, line in ready.events_until(("702 END",), timeout=5)]
@@ -665,58 +631,47 @@ def speechd(daemon: DaemonProcess) -> Iterator[dict[str, str]]:
     """A private speech-dispatcher with readaloud installed by 'readaloud speechd install'."""
     if shutil.which("speech-dispatcher") is None or shutil.which("spd-say") is None:
         pytest.fail("this test needs speechd: apt-get install speech-dispatcher")
-    home = Path(tempfile.mkdtemp(prefix="readaloud-speechd-"))
-    env = private_env(daemon.env, home)
-    env.pop("NOTIFY_SOCKET", None)
-    result = run_readaloud("speechd", "install", env=env)
-    assert result.code == 0, result.stderr
-    logs = home / "logs"
-    logs.mkdir()
-    server = subprocess.Popen(
-        ["speech-dispatcher", "-s", "-t", "120", "-l", "4", "-L", str(logs)],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        speechd_socket = Path(env["XDG_RUNTIME_DIR"]) / "speech-dispatcher" / "speechd.sock"
-        # Ask only once it answers: a client that finds no speechd starts one of its own.
-        while not _accepts(speechd_socket):
-            assert server.poll() is None and time.monotonic() < deadline, (
-                "speechd did not start:\n" + _logs(logs)
-            )
-            time.sleep(0.05)
+    with SpeechDispatcher(daemon.env) as server:
         listed = subprocess.run(
-            ["spd-say", "-O"], env=env, capture_output=True, text=True, timeout=20
+            ["spd-say", "-O"], env=server.env, capture_output=True, text=True, timeout=20
         )
-        assert "readaloud" in listed.stdout.split(), listed.stdout + _logs(logs)
-        yield env
-    finally:
-        end_process(server, timeout=10)
-        shutil.rmtree(home, ignore_errors=True)
+        assert "readaloud" in listed.stdout.split(), listed.stdout + server.logs()
+        yield server.env
 
 
-def _accepts(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        try:
-            probe.connect(str(path))
-        except OSError:
-            return False
-    return True
+class SSIPClient:
+    """A client of speechd's own protocol (SSIP) on its socket, as Orca's library speaks it."""
 
+    def __init__(self, env: dict[str, str]) -> None:
+        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.socket.connect(str(Path(env["XDG_RUNTIME_DIR"]) / "speech-dispatcher/speechd.sock"))
+        self.socket.settimeout(20)
+        self._reader = self.socket.makefile("rb")
+        self.command("SET self CLIENT_NAME readaloud:tests:main")
 
-def _logs(folder: Path) -> str:
-    return "\n".join(
-        f"== {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in folder.iterdir()
-    )
+    def command(self, *lines: str) -> list[str]:
+        self.socket.sendall("".join(f"{line}\r\n" for line in lines).encode())
+        reply = []
+        while True:
+            line = self._reader.readline().decode().rstrip("\r\n")
+            reply.append(line)
+            if len(line) < 4 or line[3] != "-":
+                return reply
+
+    def speak(self, text: str) -> list[str]:
+        assert self.command("SPEAK")[-1].startswith("230")
+        lines = ["." + line if line.startswith(".") else line for line in text.split("\n")]
+        return self.command(*lines, ".")
+
+    def close(self) -> None:
+        self.command("QUIT")
+        self.socket.close()
 
 
 def test_real_speech_dispatcher_speaks_through_readaloud(
     speechd: dict[str, str], daemon: DaemonProcess, pulse: PulseServer
 ) -> None:
-    events = DaemonEvents(daemon.socket_path)
+    events = Events(daemon)
 
     def spd_say(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -757,6 +712,42 @@ def test_real_speech_dispatcher_speaks_through_readaloud(
     assert silent_after_ms < 300, silent_after_ms
 
 
+def test_paused_and_resumed_speechd_reads_on_from_the_last_sentence_heard(
+    speechd: dict[str, str], daemon: DaemonProcess, pulse: PulseServer
+) -> None:
+    """speechd resends a paused message with its markup turned into words; none is read."""
+    events = Events(daemon)
+    client = SSIPClient(speechd)
+    try:
+        assert client.command("SET self OUTPUT_MODULE readaloud")[-1].startswith("2")
+        text = (
+            "The first sentence is short. Then a second one follows it. "
+            "A third comes after that. The fourth sentence ends it."
+        )
+        assert client.speak(text)[-1].startswith("225")
+        second = events.wait_for(
+            lambda e: e["type"] == "segment_start" and e["text"].startswith("Then")
+        )
+        time.sleep(0.3)
+        with pulse.capture(RATE) as cap:
+            assert client.command("PAUSE self")[-1].startswith("2")
+            daemon.wait_state("idle", 5)
+            time.sleep(0.5)
+            paused = sig.sound_duration(cap.samples(), RATE)
+        assert paused < 0.2, paused  # silent while paused
+        assert client.command("RESUME self")[-1].startswith("2")
+        resumed = events.wait_for(
+            lambda e: e["type"] == "utterance_start" and e["seen"] > second["seen"], 20
+        )
+        events.wait_for(
+            lambda e: e["type"] == "utterance_end" and e["id"] == resumed["id"], 30
+        )
+    finally:
+        client.close()
+    # From the sentence after the last mark heard (speechd marks sentence ends), as written.
+    assert resumed["text"].strip() in (text, text[text.index("Then") :]), resumed["text"]
+
+
 # -- the pieces ------------------------------------------------------------------------------
 
 
@@ -765,6 +756,24 @@ def test_ssml_to_text_and_mark_offsets() -> None:
     assert speech.text == "Hi you <3 ok "
     assert speech.marks == (Mark("0", 0), Mark("3", 3))
     assert parse("plain & simple").text == "plain & simple"
+
+
+def test_a_resumed_message_is_found_in_the_ssml_it_came_as() -> None:
+    # As speechd 0.11.4 sent them: a text-mode message, then the same on RESUME, its markup
+    # and some of its punctuation turned into spaces.
+    source = (
+        "<speak>This   that   those, don't you think?<mark name=\"__spd_0\"/> It goes on."
+        '<mark name="__spd_1"/> The end.</speak>'
+    )
+    whole = (
+        "<speak> speak This   that   those, don't you think  mark name    spd 0    It goes on"
+        "  mark name    spd 1    The end   speak </speak>"
+    )
+    assert resent_from(source, whole) == source
+    # From the second mark: only what follows it.
+    rest = resent_from(source, "<speak> speak  The end   speak </speak>")
+    assert rest is not None and parse(rest).text.strip() == "The end."
+    assert resent_from(source, "<speak>Something else entirely.</speak>") is None
 
 
 def test_key_and_char_names_become_words() -> None:

@@ -41,7 +41,7 @@ from readaloud.integrations.speechd.backends import (
 )
 from readaloud.integrations.speechd.marks import MarkTimeline
 from readaloud.integrations.speechd.settings import BadSetting, Settings
-from readaloud.integrations.speechd.ssml import Mark, SpeechText, parse
+from readaloud.integrations.speechd.ssml import Mark, SpeechText, parse, resent_from
 from readaloud.speech.events import (
     Event,
     SegmentStarted,
@@ -98,6 +98,8 @@ class Message:
     backend: Backend
     marks: MarkTimeline
     began: bool = False
+    #: The data speechd sent (a paused message comes back mangled: ``ssml.resent_from``).
+    source: str = ""
 
 
 class OutputModule:
@@ -109,6 +111,8 @@ class OutputModule:
         self.daemon: DaemonBackend | None = None
         self.local: LocalBackend | None = None
         self._current: Message | None = None
+        #: What the message paused last came as, until the next message.
+        self._paused_source: str | None = None
         # Held while a command changes the current message and while an event is turned into
         # speechd's events, so an event never lands between a command and its reply.
         self._lock = threading.RLock()
@@ -303,12 +307,18 @@ class OutputModule:
         if kind != "SPEAK" and len(lines) > 1:
             self.channel.send(p.MORE_THAN_ONE_LINE)
             return
-        speech = self._speech_for(kind, "\n".join(lines))
+        data = "\n".join(lines)
+        paused, self._paused_source = self._paused_source, None
+        if kind == "SPEAK" and paused is not None:
+            data = resent_from(paused, data) or data
+        speech = self._speech_for(kind, data)
         with self._lock:
             if self._current is not None:  # speechd waits for END or STOP; be safe anyway
                 log.warning("a new message came before the last one ended")
                 self._current = None
             self._start(speech)
+            if self._current is not None:
+                self._current.source = data
 
     def _speech_for(self, kind: str, data: str) -> SpeechText:
         if kind == "CHAR":
@@ -416,6 +426,9 @@ class OutputModule:
 
     def cmd_pause(self) -> None:
         # speechd resumes a paused message itself, from the last mark reported: stop here.
+        with self._lock:
+            if self._current is not None:
+                self._paused_source = self._current.source
         self._halt(p.PAUSED)
 
     def _halt(self, event: str) -> None:

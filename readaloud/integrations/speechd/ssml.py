@@ -74,3 +74,40 @@ def parse(ssml: str) -> SpeechText:
             add(" ")
     add(html.unescape(ssml[position:]))
     return SpeechText("".join(parts), tuple(marks))
+
+
+#: A run of what is not a letter or digit: what speechd's symbol pass leaves of markup.
+_NOT_WORD = re.compile(r"[\W_]+")
+_MARK_TAG = re.compile(r"<mark\b[^<>]*>", re.I)
+
+
+def resent_from(source: str, resent: str) -> str | None:
+    """The SSML of a paused message from where speechd resumes it, or None.
+
+    speechd 0.11 resends a paused text-mode message as its own SSML run through its symbol
+    pass, so the markup arrives as words (``<mark name="__spd_0"/>`` as ``mark name spd 0``) and
+    would be read aloud. ``source`` is the SSML the paused message came as: the part of it, from
+    its start or from one of its marks, whose words are the words of ``resent`` is what speechd
+    meant. Hand-written: no library knows this quirk.
+    """
+    wanted = _bare(resent)
+    if not wanted:
+        return None
+    starts = [0]
+    for tag in _MARK_TAG.finditer(source):
+        starts += [tag.start(), tag.end()]
+    for start in starts:
+        if _bare(source[start:]) == wanted:
+            rest = source[start:]
+            return rest if rest.lstrip().lower().startswith("<speak") else f"<speak>{rest}"
+    return None
+
+
+def _bare(text: str) -> str:
+    """The words of ``text``, lower case, without the ``speak`` words of its wrappers."""
+    words = _NOT_WORD.sub(" ", html.unescape(text)).lower().split()
+    while words[:1] == ["speak"]:
+        words = words[1:]
+    while words[-1:] == ["speak"]:
+        words = words[:-1]
+    return " ".join(words)
