@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile
 from support import signal as sig
 from support.cli import run_readaloud
 from support.daemon import DaemonProcess, Events
@@ -509,6 +510,42 @@ def test_odd_messages(ready: ModuleProcess, daemon: DaemonProcess) -> None:
     ready.set(language="xx", synthesis_voice="nobody")
     ready.speak("Still spoken.")
     assert [line for _, line in ready.events_until(("702 END", "703 STOP"))][-1] == "702 END"
+
+
+def test_a_sound_icon_plays_its_file_and_stops_at_once(
+    daemon: DaemonProcess, pulse: PulseServer, tmp_path: Path
+) -> None:
+    icons = tmp_path / "icons"
+    icons.mkdir()
+    soundfile.write(icons / "bell", sig.tone(880, 0.4, 16000), 16000, format="WAV")
+    soundfile.write(icons / "hum.wav", sig.tone(440, 5.0, 16000), 16000)
+    config = tmp_path / "readaloud.conf"
+    config.write_text(f'SoundIconFolder "{icons}"\n')
+    module = ModuleProcess(daemon.env, config)
+    try:
+        module.init()
+        with pulse.capture(RATE) as cap:
+            module.speak("bell", "SOUND_ICON")
+            lines = module.events_until(("702 END", "703 STOP"), timeout=5)
+        assert [line for _, line in lines] == ["701 BEGIN", "702 END"]
+        heard = cap.samples()
+        assert sig.dominant_frequency(heard, RATE) == pytest.approx(880, abs=15)
+        assert sig.sound_duration(heard, RATE) == pytest.approx(0.4, abs=0.08)
+        # Found with its extension; STOP silences it at once.
+        with pulse.capture(RATE) as cap:
+            module.speak("hum", "SOUND_ICON")
+            assert module.next_line()[1] == "701 BEGIN"
+            wait_for_sound(cap, 0.5)
+            asked = module.send("STOP")
+            assert module.events_until(("703 STOP", "702 END"), timeout=5)[-1][1] == "703 STOP"
+            time.sleep(0.3)
+        silent_after_ms = (cap.time_at(sig.last_sound_index(cap.samples())) - asked) * 1000
+        assert silent_after_ms < 100, silent_after_ms
+        # An icon without a file is said by name; one outside the folder is not looked for.
+        module.speak("../icons/bell", "SOUND_ICON")
+        assert module.events_until(("702 END",))[-1][1] == "702 END"
+    finally:
+        module.close()
 
 
 def test_another_readaloud_request_ends_the_message_with_stop(

@@ -46,6 +46,10 @@ MODULE_CONFIG = """\
 # When no readaloud daemon is running, speak in this process with the Piper voice (yes), or
 # let Speech Dispatcher use another module until the daemon runs and speechd restarts (no).
 InProcessFallback yes
+#
+# SOUND_ICON messages play the file of that name from this folder (Debian: apt install
+# sound-icons); an icon with no file has its name said.
+SoundIconFolder "/usr/share/sounds/sound-icons"
 """
 _ADD_MODULE = re.compile(r"^\s*AddModule\s", re.IGNORECASE | re.MULTILINE)
 

@@ -39,6 +39,8 @@ from readaloud.integrations.speechd.backends import (
     Request,
     VoiceInfo,
 )
+from readaloud.integrations.speechd.icons import DEFAULT_FOLDER as DEFAULT_ICON_FOLDER
+from readaloud.integrations.speechd.icons import SoundIcons
 from readaloud.integrations.speechd.marks import MarkTimeline
 from readaloud.integrations.speechd.settings import BadSetting, Settings
 from readaloud.integrations.speechd.ssml import Mark, SpeechText, parse, resent_from
@@ -76,6 +78,8 @@ class ModuleOptions:
     """The module config file speechd passes (dotconf: ``Key value`` lines, # comments)."""
 
     in_process_fallback: bool = True
+    #: Where SOUND_ICON names are looked up (the option speechd's espeak-ng module also has).
+    sound_icon_folder: Path = DEFAULT_ICON_FOLDER
 
     @classmethod
     def read(cls, path: Path | None) -> ModuleOptions:
@@ -87,7 +91,11 @@ class ModuleOptions:
             if found:
                 values[found.group(1).lower()] = found.group(2).strip()
         fallback = values.get("inprocessfallback", "yes").lower()
-        return cls(in_process_fallback=fallback not in ("no", "off", "false", "0"))
+        icons = values.get("soundiconfolder")
+        return cls(
+            in_process_fallback=fallback not in ("no", "off", "false", "0"),
+            sound_icon_folder=Path(icons).expanduser() if icons else DEFAULT_ICON_FOLDER,
+        )
 
 
 @dataclass
@@ -95,7 +103,7 @@ class Message:
     """The message speechd is waiting on: its utterance, and which marks are still to come."""
 
     id: str
-    backend: Backend
+    backend: Backend | SoundIcons
     marks: MarkTimeline
     began: bool = False
     #: The data speechd sent (a paused message comes back mangled: ``ssml.resent_from``).
@@ -117,6 +125,7 @@ class OutputModule:
         # speechd's events, so an event never lands between a command and its reply.
         self._lock = threading.RLock()
         self._events: queue.Queue[Event | None] = queue.Queue()
+        self.icons = SoundIcons(options.sound_icon_folder, config.audio, self._events.put)
         self._voices: dict[int, list[VoiceInfo]] = {}
         self._pump = threading.Thread(target=self._pump_events, name="events", daemon=True)
 
@@ -197,6 +206,7 @@ class OutputModule:
 
     def close(self) -> None:
         self._events.put(None)
+        self.icons.close()
         for backend in (self.daemon, self.local):
             if backend is not None:
                 try:
@@ -308,6 +318,8 @@ class OutputModule:
             self.channel.send(p.MORE_THAN_ONE_LINE)
             return
         data = "\n".join(lines)
+        if kind == "SOUND_ICON" and self._play_icon(data):
+            return
         paused, self._paused_source = self._paused_source, None
         if kind == "SPEAK" and paused is not None:
             data = resent_from(paused, data) or data
@@ -320,6 +332,22 @@ class OutputModule:
             if self._current is not None:
                 self._current.source = data
 
+    def _play_icon(self, name: str) -> bool:
+        """Play the sound icon's file; False when there is none (its name is said instead)."""
+        path = self.icons.find(name)
+        if path is None:
+            return False
+        with self._lock:
+            self._current = None
+            try:
+                uid = self.icons.play(path)
+            except ReadaloudError as error:  # IconUnreadable, or no sound output
+                log.warning("%s; saying its name", error)
+                return False
+            self._current = Message(uid, self.icons, MarkTimeline((), 1.0))
+            self.channel.send(p.SPEAKING)
+        return True
+
     def _speech_for(self, kind: str, data: str) -> SpeechText:
         if kind == "CHAR":
             capitals = self.settings.cap_let_recogn or "none"
@@ -328,7 +356,7 @@ class OutputModule:
         if kind == "KEY":
             return SpeechText(key_words(data, self._spoken_language()))
         if kind == "SOUND_ICON":
-            # No sound files here: say the icon's name, the way speechd's docs allow.
+            # No sound file of that name: say the icon's name, the way speechd's docs allow.
             return SpeechText(re.sub(r"[-_]+", " ", data).strip())
         speech = parse(data)
         if self.settings.spelling:
