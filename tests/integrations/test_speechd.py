@@ -444,6 +444,30 @@ def test_say_all_adds_no_silence_between_messages(ready: ModuleProcess, pulse: P
     assert sig.sound_duration(cap.samples(), RATE) > 6.0  # every sentence was heard
 
 
+def test_spelled_text_is_read_letter_by_letter_without_gaps(
+    ready: ModuleProcess, daemon: DaemonProcess, pulse: PulseServer
+) -> None:
+    """speechd's spelling mode (SET spelling_mode=on): every letter, at an even pace, also
+    where the daemon cuts the letters into segments."""
+    events = Events(daemon)
+    ready.set(spelling_mode="on")
+    try:
+        with pulse.capture(RATE) as cap:
+            ready.speak('<speak>The most<mark name="m"/> important</speak>')
+            lines = [line for _, line in ready.events_until(("702 END",), timeout=30)]
+    finally:
+        ready.set(spelling_mode="off")
+    assert lines == ["701 BEGIN", "700-m", "700 INDEX MARK", "702 END"]
+    spoken = events.wait_for(lambda e: e["type"] == "utterance_start")
+    assert spoken["text"] == "T h e m o s t i m p o r t a n t"
+    segments = [e for e in events.items if e["type"] == "segment_start"]
+    assert len(segments) >= 2  # a join between segments is in what is measured
+    gap = sig.longest_silence(cap.samples(), RATE)
+    LATENCIES["spelled text: longest silence between letters (ms)"] = gap * 1000
+    assert gap < 0.25, gap
+    assert sig.sound_duration(cap.samples(), RATE) > 3.0  # 15 letters
+
+
 def test_rate_changes_the_tempo(ready: ModuleProcess, pulse: PulseServer) -> None:
     text = "The quick brown fox jumps over the lazy dog, twice over."
     durations = {}
