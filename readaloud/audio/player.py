@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -219,8 +219,10 @@ class Player:
         sample_rate: int,
         mark: object | None = None,
         cancel: threading.Event | None = None,
+        marks: Sequence[tuple[int, object]] = (),
     ) -> None:
-        """Queue float32 mono samples; ``on_mark(mark)`` is called when their first one is heard.
+        """Queue float32 mono samples; ``on_mark(mark)`` is called when their first one is heard,
+        and ``on_mark(m)`` for each ``(index, m)`` of ``marks`` when sample ``index`` is.
 
         Nothing is queued once ``cancel`` is set: a caller that sets it and then calls ``stop``
         never hears this chunk, however the two threads interleave.
@@ -230,7 +232,9 @@ class Player:
             self._ensure_open(sample_rate)
             with self._lock:
                 epoch = self._epoch
-            pieces = self._convert(samples, sample_rate, mark, epoch)
+            pieces = []
+            for part, part_mark in _marked_parts(samples, mark, marks):
+                pieces += self._convert(part, sample_rate, part_mark, epoch)
             with self._lock:
                 if epoch != self._epoch or (cancel is not None and cancel.is_set()):
                     return  # stop() came while this chunk was being converted
@@ -746,6 +750,26 @@ def player_for(audio: AudioConfig, on_mark: Callable[[object], None] | None = No
         on_mark=on_mark,
         idle_close_s=audio.idle_close_s,
     )
+
+
+def _marked_parts(
+    samples: np.ndarray, mark: object | None, marks: Sequence[tuple[int, object]]
+) -> list[tuple[np.ndarray, object | None]]:
+    """``samples`` cut where each mark stands, each part with the mark at its start (several
+    marks at one place: empty parts in front)."""
+    if not marks:
+        return [(samples, mark)]
+    at = [(0, mark), *sorted(((min(max(0, i), len(samples)), m) for i, m in marks), key=_first)]
+    ends = [index for index, _ in at[1:]] + [len(samples)]
+    return [
+        (samples[begin:end], m)
+        for (begin, m), end in zip(at, ends, strict=True)
+        if end > begin or m is not None
+    ]
+
+
+def _first(pair: tuple[int, object]) -> int:
+    return pair[0]
 
 
 def _mono_float32(samples: np.ndarray) -> np.ndarray:

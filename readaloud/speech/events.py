@@ -54,6 +54,18 @@ class SegmentStarted(Event):
 
 
 @dataclass(frozen=True)
+class WordStarted(Event):
+    """Playback reached a word (engines that know when their words are heard: Piper):
+    ``start``/``end`` are offsets into the utterance text."""
+
+    type: ClassVar[str] = "word"
+    id: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
 class UtteranceEnded(Event):
     """The utterance is over: heard to the end (``completed``; also when stopped or replaced in
     its closing pause, after ``sound_end``), or stopped, replaced or failed.
@@ -139,6 +151,7 @@ EVENTS: dict[str, type[Event]] = {
         UtteranceQueued,
         UtteranceStarted,
         SegmentStarted,
+        WordStarted,
         UtteranceEnded,
         SoundEnded,
         UtteranceTiming,

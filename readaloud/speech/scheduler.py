@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from readaloud.audio.player import Player
-from readaloud.engines.base import Engine
+from readaloud.engines.base import AudioChunk, Engine, WordTiming
 from readaloud.errors import ExitCode, NoOutputDevice, ReadaloudError
 from readaloud.speech.events import (
     Event,
@@ -31,6 +31,7 @@ from readaloud.speech.events import (
     UtteranceQueued,
     UtteranceStarted,
     UtteranceTiming,
+    WordStarted,
 )
 from readaloud.speech.synthesis import SpokenChunk, prepare, synthesize
 from readaloud.speech.utterance import Utterance
@@ -373,7 +374,11 @@ class Scheduler:
             if cancel.is_set():
                 return False
             self.player.enqueue(
-                piece.chunk.samples, piece.chunk.sample_rate, mark=mark, cancel=cancel
+                piece.chunk.samples,
+                piece.chunk.sample_rate,
+                mark=mark,
+                cancel=cancel,
+                marks=self._word_marks(job, piece.chunk),
             )
             if self.on_chunk is not None:
                 self.on_chunk(job.id, piece)
@@ -434,6 +439,20 @@ class Scheduler:
                 self._emit(SoundEnded(job.id))
 
         return heard
+
+    def _word_marks(self, job: Job, chunk: AudioChunk) -> list[tuple[int, Callable[[], None]]]:
+        """A mark at each word's first sample: ``word`` events come as the word is heard."""
+        text = job.utterance.text
+
+        def mark(word: WordTiming) -> Callable[[], None]:
+            def heard() -> None:
+                if not job.cancel.is_set():
+                    spoken = text[word.start : word.end]
+                    self._emit(WordStarted(job.id, word.start, word.end, spoken))
+
+            return heard
+
+        return [(round(word.at * chunk.sample_rate), mark(word)) for word in chunk.words]
 
     def _mark(self, job: Job, index: int) -> Callable[[], None]:
         def heard() -> None:

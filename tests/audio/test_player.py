@@ -410,6 +410,35 @@ def test_marks_are_reported_in_order_when_their_chunks_play(
     assert np.max(schedule - schedule.min()) < 0.08, np.diff(times)
 
 
+@pytest.mark.parametrize("stream_rate", STREAM_RATES)
+@heard_live
+def test_marks_inside_a_chunk_come_when_their_sample_plays(
+    pulse: PulseServer, make_player: Players, stream_rate: int | None
+) -> None:
+    """Word marks: one chunk, marks at sample offsets in it (two at its first sample)."""
+    reported: list[tuple[object, float]] = []
+    player = make_player(
+        stream_rate=stream_rate,
+        on_mark=lambda mark: reported.append((mark, time.monotonic())),
+        latency=ROOMY,
+    )
+    player.open(RATE)
+    offsets = [0.0, 0.15, 0.3, 0.45]
+    player.enqueue(
+        sig.tone(440, 0.6, RATE),
+        RATE,
+        mark="chunk",
+        marks=[(round(at * RATE), f"word {n}") for n, at in enumerate(offsets)],
+    )
+    player.end_utterance()
+    assert player.wait(timeout=5)
+    time.sleep(0.05)
+    assert [mark for mark, _ in reported] == ["chunk", "word 0", "word 1", "word 2", "word 3"]
+    # As above, the marks at the stream's first sample come as it starts, the others as played.
+    times = np.array([at for _, at in reported][2:])
+    assert np.diff(times) == pytest.approx(np.diff(offsets[1:]), abs=0.02), np.diff(times)
+
+
 @heard_live
 def test_stop_drops_marks_that_were_not_heard(pulse: PulseServer, make_player: Players) -> None:
     reported: list[object] = []

@@ -9,6 +9,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -274,6 +275,41 @@ def test_speak_ssml_reports_begin_marks_in_step_with_playback_then_end(
         segment = next(s for s in segments if s["start"] <= offset < s["end"])
         assert at[name] >= segment["seen"] - 0.02, (name, segment)
     assert sig.sound_duration(cap.samples(), RATE) > 3.0
+
+
+def test_orca_word_marks_are_reported_as_each_word_is_heard(
+    ready: ModuleProcess, daemon: DaemonProcess
+) -> None:
+    """Orca puts a mark before every word and follows them in Say All (the caret, and where
+    speech goes on after an interruption): each comes with the daemon's event for its word."""
+    events = Events(daemon)
+    words = _offsets(re.findall(r"\S+", "After a long pause, the second one comes with more."))
+    names = [f"{offset}:{offset + len(word)}" for offset, word in words]
+    ready.speak(
+        "<speak>"
+        + "".join(f'<mark name="{o}:{o + len(w)}"/>{w} ' for o, w in words)
+        + "</speak>"
+    )
+    lines = ready.events_until(("702 END",))
+    marks = {line[4:]: at for at, line in lines if line.startswith("700-")}
+    assert list(marks) == names
+    heard = [next(e["seen"] for e in events.items if e.get("start") == o and e["type"] == "word")
+             for o, _ in words]  # fmt: skip
+    late = [(marks[name] - at) * 1000 for name, at in zip(names, heard, strict=True)]
+    LATENCIES["word heard → its index mark (ms, median)"] = statistics.median(late)
+    assert all(ms < 60 for ms in late), late  # never late...
+    # ...and never before the word in front of it was heard (a mark in the pause between two
+    # sentences or at a comma is reached as the pause starts).
+    assert all(marks[name] > at - 0.02 for name, at in zip(names[1:], heard, strict=False))
+    assert statistics.median(abs(ms) for ms in late) < 15, late
+
+
+def _offsets(words: list[str]) -> list[tuple[int, str]]:
+    offsets, at = [], 0
+    for word in words:
+        offsets.append((at, word))
+        at += len(word) + 1
+    return offsets
 
 
 def test_stop_silences_within_50_ms_and_reports_stop(
@@ -882,3 +918,15 @@ def test_marks_inside_a_segment_are_estimated_and_never_skipped() -> None:
     assert timeline.segment_started(26, 45, now=102.0) == []
     assert timeline.segment_started(41, 50, now=102.2) == ["c", "d"]
     assert timeline.finish() == []
+
+
+def test_marks_come_with_the_words_they_stand_before_when_words_are_timed() -> None:
+    # Orca's marks: one before each word ("0:4" Type, "5:9" here...).
+    timeline = MarkTimeline([Mark("0:4", 0), Mark("5:9", 5), Mark("10:16", 10), Mark("end", 16)])
+    assert timeline.segment_started(0, 16, now=100.0) == ["0:4"]
+    # The first word event: from now on, no estimate (it would be due at 100.4).
+    assert timeline.word_started(0) == []
+    assert timeline.due(101.0) == [] and timeline.next_due is None
+    assert timeline.word_started(5) == ["5:9"]
+    assert timeline.word_started(10) == ["10:16"]
+    assert timeline.finish() == ["end"]

@@ -1,7 +1,9 @@
 """When to report each SSML mark of a message, from the segment events the daemon sends.
 
 The daemon reports when each *segment* (a sentence, or the short first fragment) starts to be
-heard, with its character span; it does not report words. So a mark is reported:
+heard, with its character span, and, when its engine times its words (Piper does), when each
+*word* starts to be heard. With words, a mark is reported as the first word at or after it is
+heard: exact. Without (XTTS), a mark is reported:
 
 * at once when a segment starts at or after it (marks between sentences, speechd's own
   ``__spd_`` marks, a mark before the first word);
@@ -33,6 +35,8 @@ class MarkTimeline:
         self._chars_per_second = CHARS_PER_SECOND * rate
         #: (monotonic time, mark) for marks inside the segment now playing.
         self._scheduled: deque[tuple[float, Mark]] = deque()
+        #: Word events came: marks wait for the word they stand before, no estimate.
+        self._by_words = False
 
     def segment_started(self, start: int, end: int, now: float) -> list[str]:
         """A segment covering ``[start, end)`` is heard from ``now``: the marks due at once."""
@@ -40,9 +44,20 @@ class MarkTimeline:
         self._scheduled.clear()
         while self._pending and self._pending[0].offset <= start:
             due.append(self._pending.popleft().name)
-        while self._pending and self._pending[0].offset < end:
+        while not self._by_words and self._pending and self._pending[0].offset < end:
             mark = self._pending.popleft()
             self._scheduled.append((now + (mark.offset - start) / self._chars_per_second, mark))
+        return due
+
+    def word_started(self, start: int) -> list[str]:
+        """The word at offset ``start`` is heard from now: the marks up to it are due."""
+        if not self._by_words:
+            self._by_words = True  # estimates are no longer needed: back to waiting
+            self._pending.extendleft(reversed([mark for _, mark in self._scheduled]))
+            self._scheduled.clear()
+        due = []
+        while self._pending and self._pending[0].offset <= start:
+            due.append(self._pending.popleft().name)
         return due
 
     def due(self, now: float) -> list[str]:

@@ -51,6 +51,7 @@ from readaloud.speech.events import (
     SpeechFailed,
     StreamLost,
     UtteranceEnded,
+    WordStarted,
 )
 from readaloud.text.keys import char_words, key_words
 
@@ -507,6 +508,10 @@ class OutputModule:
         if isinstance(event, SegmentStarted):
             self._begin(message)
             for name in message.marks.segment_started(event.start, event.end, now):
+                self.channel.index_mark(name)
+        elif isinstance(event, WordStarted):
+            self._begin(message)
+            for name in message.marks.word_started(event.start):
                 self.channel.index_mark(name)
         elif isinstance(event, SoundEnded) or (
             isinstance(event, UtteranceEnded) and event.completed
