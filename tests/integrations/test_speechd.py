@@ -430,6 +430,29 @@ def test_typing_at_8_keys_a_second_every_letter_is_heard_before_the_next_key(
     assert sig.sound_duration(cap.samples(), RATE) > 0.1 * len(letters)
 
 
+def test_capital_letter_modes_spell_and_icon(
+    ready: ModuleProcess, daemon: DaemonProcess, pulse: PulseServer
+) -> None:
+    """speechd's cap_let_recogn: spell says "capital", icon clicks before the letter."""
+    events = Events(daemon)
+    onsets = {}
+    for mode in ("none", "icon", "spell"):
+        ready.set(cap_let_recogn=mode)
+        with pulse.capture(RATE) as cap:
+            time.sleep(0.05)
+            ready.speak("A", "CHAR")
+            ready.events_until(("702 END",), timeout=10)
+        samples = cap.samples()
+        first = sig.first_sound_index(samples)
+        assert first is not None, mode
+        onsets[mode] = sig.dominant_frequency(samples[first : first + int(0.012 * RATE)], RATE)
+    ready.set(cap_let_recogn="none")
+    said = [e["text"] for e in events.items if e["type"] == "utterance_start"]
+    assert said == ["A", "A", "capital A"]
+    assert onsets["icon"] == pytest.approx(2000, abs=150), onsets  # the click comes first
+    assert abs(onsets["none"] - 2000) > 150, onsets
+
+
 def test_symbol_keys_are_named_aloud(
     ready: ModuleProcess, daemon: DaemonProcess, pulse: PulseServer
 ) -> None:
@@ -807,6 +830,43 @@ def test_real_speech_dispatcher_speaks_through_readaloud(
     silent_after_ms = (cap.time_at(sig.last_sound_index(cap.samples())) - asked) * 1000
     LATENCIES["spd-say -C → silence (ms, incl. starting spd-say)"] = silent_after_ms
     assert silent_after_ms < 300, silent_after_ms
+
+
+def test_priorities_an_important_message_cuts_in_and_a_notification_waits_for_nobody(
+    speechd: dict[str, str], daemon: DaemonProcess, pulse: PulseServer
+) -> None:
+    """speechd decides by priority; the module must end each message as speechd expects."""
+    events = Events(daemon)
+    reader, alert = SSIPClient(speechd), SSIPClient(speechd)
+    try:
+        for client, priority in ((reader, "text"), (alert, "important")):
+            assert client.command("SET self OUTPUT_MODULE readaloud")[-1].startswith("2")
+            assert client.command(f"SET self PRIORITY {priority}")[-1].startswith("2")
+        assert reader.speak(LONG)[-1].startswith("225")
+        events.wait_for(lambda e: e["type"] == "segment_start")
+        asked = time.monotonic()
+        assert alert.speak("The battery is low.")[-1].startswith("225")
+        important = events.wait_for(
+            lambda e: e["type"] == "segment_start" and e["text"] == "The battery is low.", 10
+        )
+        LATENCIES["speechd: important message → heard (ms)"] = (important["seen"] - asked) * 1000
+        assert important["seen"] - asked < 1.0
+        # While it is spoken, a notification is dropped (speechd), never queued after it.
+        assert alert.command("SET self PRIORITY notification")[-1].startswith("2")
+        assert alert.speak("You have mail.")[-1].startswith("225")
+        events.wait_for(
+            lambda e: e["type"] == "utterance_end" and e["id"] == important["id"], 10
+        )
+        time.sleep(2.0)
+    finally:
+        reader.close()
+        alert.close()
+    started = [e for e in events.items if e["type"] == "utterance_start"]
+    said = [e["text"].strip() for e in started]
+    assert "You have mail." not in said, said
+    ends = {e["id"]: e["completed"] for e in events.items if e["type"] == "utterance_end"}
+    assert said[0].startswith("Sentence 1") and ends[started[0]["id"]] is False  # cut short
+    assert ends[important["id"]] is True
 
 
 def test_paused_and_resumed_speechd_reads_on_from_the_last_sentence_heard(

@@ -352,6 +352,8 @@ class OutputModule:
     def _speech_for(self, kind: str, data: str) -> SpeechText:
         if kind == "CHAR":
             capitals = self.settings.cap_let_recogn or "none"
+            if capitals == "icon" and len(data) == 1 and data.isupper():
+                self.icons.click()  # then the letter, as espeak-ng does
             language = self._spoken_language()
             return SpeechText(char_words(data, capitals=capitals, language=language))
         if kind == "KEY":
@@ -362,7 +364,10 @@ class OutputModule:
         speech = parse(data)
         if self.settings.spelling:
             # Offsets change when spelled out: keep the marks, reported when the message ends.
-            text = " ".join(char_words(c) for c in speech.text if not c.isspace())
+            language = self._spoken_language()
+            text = " ".join(
+                char_words(c, language=language) for c in speech.text if not c.isspace()
+            )
             end = len(text)
             return SpeechText(text, tuple(Mark(m.name, end) for m in speech.marks))
         return speech
