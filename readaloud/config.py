@@ -33,6 +33,10 @@ def xdg_cache_home() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
 
 
+def xdg_state_home() -> Path:
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+
+
 def default_config_path() -> Path:
     return xdg_config_home() / "readaloud" / "readaloud.toml"
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import uvicorn
 
-from readaloud.config import Config, ConfigWatch
+from readaloud.config import Config, ConfigWatch, xdg_state_home
 from readaloud.errors import NoOutputDevice, ReadaloudError
 from readaloud.speech.echo import Echo
 from readaloud.speech.events import Event, SegmentStarted, UtteranceEnded, UtteranceStarted
@@ -158,8 +158,10 @@ class Daemon:
                 self.engine,
                 first_fragment_words=config.speech.first_fragment_words,
                 busy=self.scheduler.busy,
+                remember=xdg_state_home() / "readaloud" / "echo-settings.json",
             )
             self.scheduler.on_submit = self.echo.notice
+            self.echo.start_remembered()
 
     def feedback(self, error: ReadaloudError, request_mode: Mode = Mode.INTERRUPT) -> None:
         """Tell the user about a failure they may not see: a phrase, a tone, or nothing.

@@ -43,6 +43,9 @@ class DaemonProcess:
         self.notify_path = self.home / "notify.sock"
         self.env = {
             **os.environ,
+            # What a daemon remembers between runs (the key echo settings) stays its own,
+            # unless the caller shares a folder between daemons.
+            "XDG_STATE_HOME": str(self.home / "state"),
             **env,
             "XDG_CONFIG_HOME": str(self.config_home),
             "XDG_RUNTIME_DIR": str(self.runtime),

@@ -6,15 +6,21 @@ the user listens with, the whole echo set (``text/keys.py``) is synthesized into
 short-text cache in the background. It yields to real speech: it renders only while nothing is
 being spoken and no request came in the last ``quiet_s``, and a request that arrives mid-render
 cancels it (the engine stops at its next window; the text is rendered again later).
+
+The settings of the last key echoes are remembered (``remember``, a small JSON file): the next
+daemon makes their sets as soon as it has started, before the first key is typed.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from readaloud.engines.base import SynthesisRequest
 from readaloud.engines.cache import CachedEngine
@@ -43,6 +49,7 @@ class Echo:
         busy: Callable[[], bool] = lambda: False,
         quiet_s: float = 0.25,
         keep: int = 2,
+        remember: Path | None = None,
     ) -> None:
         self.engine = engine
         self.first_fragment_words = first_fragment_words
@@ -59,6 +66,12 @@ class Echo:
         self._interrupt = threading.Event()
         self._closed = False
         self._thread: threading.Thread | None = None
+        self.remember = remember
+
+    def start_remembered(self) -> None:
+        """Make the sets of the settings the last key echoes had (``remember``), if any."""
+        for settings in _read_settings(self.remember):
+            self._want(settings, save=False)
 
     def notice(self, utterance: Utterance) -> None:
         """A request is being spoken: stop rendering for a while; and if it is a key echo, want
@@ -70,16 +83,26 @@ class Echo:
         echoed = len(text) == 1 or text in self._known
         with self._lock:
             self._last_request = time.monotonic()
-            if echoed and settings not in self._wanted and settings not in self._done:
-                self._wanted.append(settings)
-                while len(self._wanted) > self.keep:
-                    self._wanted.popleft()
-                if self._thread is None:
-                    self._thread = threading.Thread(
-                        target=self._run, name="readaloud-echo", daemon=True
-                    )
-                    self._thread.start()
             self._lock.notify_all()
+        if echoed:
+            self._want(settings, save=True)
+
+    def _want(self, settings: Settings, save: bool) -> None:
+        with self._lock:
+            if settings in self._wanted or settings in self._done or self._closed:
+                return
+            self._wanted.append(settings)
+            while len(self._wanted) > self.keep:
+                self._wanted.popleft()
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="readaloud-echo", daemon=True
+                )
+                self._thread.start()
+            self._lock.notify_all()
+            latest = [*self._done, *self._wanted][-self.keep :]
+        if save and self.remember is not None:
+            _write_settings(self.remember, latest)
 
     def wait_ready(self, utterance: Utterance, timeout: float) -> bool:
         """Whether the echo set for ``utterance``'s voice settings is rendered (waits)."""
@@ -165,6 +188,32 @@ class Echo:
                 if cancel.is_set():
                     return False
         return not cancel.is_set()
+
+
+def _read_settings(path: Path | None) -> list[Settings]:
+    """The remembered settings; none when the file is missing or not what was written."""
+    if path is None:
+        return []
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+        return [
+            (voice, language, float(rate))
+            for voice, language, rate in entries
+            if isinstance(voice, str | None) and isinstance(language, str | None)
+        ]
+    except (OSError, ValueError, TypeError):
+        return []
+
+
+def _write_settings(path: Path, settings: list[Settings]) -> None:
+    """Write atomically (a daemon stopped mid-write leaves the old file)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".tmp")
+        partial.write_text(json.dumps([list(s) for s in settings]), encoding="utf-8")
+        os.replace(partial, path)
+    except OSError as error:
+        log.info("key echo settings not remembered: %s", error)
 
 
 def _settings(utterance: Utterance) -> Settings:

@@ -16,6 +16,8 @@ from support.cli import run_readaloud
 from support.daemon import DaemonProcess, Events
 from support.pulse import PulseServer
 
+from readaloud.bench.measure import wait_until_quiet
+
 pytestmark = pytest.mark.sound
 
 RATE = 22050
@@ -376,3 +378,35 @@ def test_cli_controls_the_daemon(daemon: DaemonProcess) -> None:
     assert run_readaloud("stop", env=env).code == 0
     ended = events.wait_for(lambda e: e["type"] == "utterance_end" and e["id"] == uid)
     assert ended["completed"] is False
+
+
+def test_the_next_daemon_makes_the_key_echo_set_at_start(pulse: PulseServer, tmp_path) -> None:
+    """The settings of the last key echoes are remembered: after a restart the first key a
+    screen reader echoes is heard from memory, not made then."""
+    state = {"XDG_STATE_HOME": str(tmp_path / "state")}
+    first = DaemonProcess({**pulse.env, **state})
+    first.start()
+    try:
+        events = Events(first)
+        uid = first.post("/v1/speak", {"text": "a", "rate": 1.25}).json()["id"]  # a key echo
+        events.wait_for(lambda e: e["type"] == "utterance_end" and e["id"] == uid)
+    finally:
+        first.close()
+    assert (tmp_path / "state" / "readaloud" / "echo-settings.json").exists()
+    second = DaemonProcess({**pulse.env, **state})
+    second.start()
+    try:
+        assert second.process is not None
+        assert wait_until_quiet(second.process.pid), "the daemon kept working"
+        events = Events(second)
+        made = {}
+        for text in ("q", "Quarry"):  # in the set / a word never said
+            uid = second.post("/v1/speak", {"text": text, "rate": 1.25}).json()["id"]
+            timing = events.wait_for(
+                lambda e, u=uid: e["type"] == "utterance_timing" and e["id"] == u
+            )
+            made[text] = timing["engine_first_chunk_ms"]
+            events.wait_for(lambda e, u=uid: e["type"] == "utterance_end" and e["id"] == u)
+    finally:
+        second.close()
+    assert made["q"] < 5 < made["Quarry"], made  # from memory (~0.1 ms) / synthesized (~50 ms)
