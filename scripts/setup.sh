@@ -19,7 +19,7 @@ if [[ "$extras" == *test* ]]; then
   packages+=(speech-dispatcher)
   # Orca tests and the screen-reader benchmark: Orca on Xvfb (at-spi comes with it), zenity
   # dialogs to type into, a session bus, and speechd's espeak-ng module as the baseline.
-  packages+=(orca zenity dbus-daemon speech-dispatcher-espeak-ng)
+  packages+=(orca at-spi2-core zenity dbus-daemon dbus-x11 speech-dispatcher-espeak-ng)
 fi
 
 missing=()
