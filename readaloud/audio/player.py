@@ -12,6 +12,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -759,17 +760,14 @@ def _marked_parts(
     marks at one place: empty parts in front)."""
     if not marks:
         return [(samples, mark)]
-    at = [(0, mark), *sorted(((min(max(0, i), len(samples)), m) for i, m in marks), key=_first)]
+    inside = ((min(max(0, i), len(samples)), m) for i, m in marks)
+    at = [(0, mark), *sorted(inside, key=itemgetter(0))]
     ends = [index for index, _ in at[1:]] + [len(samples)]
     return [
         (samples[begin:end], m)
         for (begin, m), end in zip(at, ends, strict=True)
         if end > begin or m is not None
     ]
-
-
-def _first(pair: tuple[int, object]) -> int:
-    return pair[0]
 
 
 def _mono_float32(samples: np.ndarray) -> np.ndarray:

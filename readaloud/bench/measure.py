@@ -33,12 +33,14 @@ class Recorder:
         return Capture(self.server, self.rate, self.device)  # type: ignore[arg-type]
 
 
-def _first(samples: np.ndarray, threshold: float, start: int = 0) -> int | None:
+def first_above(samples: np.ndarray, threshold: float, start: int = 0) -> int | None:
+    """Index of the first sample from ``start`` louder than ``threshold`` (None: none is)."""
     loud = np.flatnonzero(np.abs(samples[start:]) > threshold)
     return int(loud[0]) + start if len(loud) else None
 
 
-def _last(samples: np.ndarray, threshold: float) -> int | None:
+def last_above(samples: np.ndarray, threshold: float) -> int | None:
+    """Index of the last sample louder than ``threshold`` (None: none is)."""
     loud = np.flatnonzero(np.abs(samples) > threshold)
     return int(loud[-1]) if len(loud) else None
 
@@ -118,7 +120,7 @@ def first_sound(
             daemon.post("/v1/stop")
         samples = cap.samples()
         start = max(0, round((asked - cap.wall_time_at(0)) * cap.rate))
-        index = _first(samples, FIRST_SAMPLE, start)
+        index = first_above(samples, FIRST_SAMPLE, start)
         if index is None:
             continue
         heard = cap.wall_time_at(index)
@@ -159,11 +161,11 @@ def control(daemon: DaemonProcess, recorder: Recorder, text: str, runs: int) -> 
                 daemon.post("/v1/stop")
             samples = cap.samples()
             cut = samples[: _index(cap, resumed)] if resumed else samples
-            last = _last(cut, AUDIBLE)
+            last = last_above(cut, AUDIBLE)
             silent_after = max(0.0, (cap.wall_time_at(last) - asked) * 1000) if last else 0.0
             (stop if action == "stop" else pause).append(silent_after)
             if resumed is not None:
-                back = _first(samples, AUDIBLE, _index(cap, resumed))
+                back = first_above(samples, AUDIBLE, _index(cap, resumed))
                 if back is not None:
                     resume.append((cap.wall_time_at(back) - resumed) * 1000)
     return {
@@ -205,7 +207,7 @@ def _wait_for_sound(cap: Capture, seconds: float, timeout: float = 20.0) -> None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         samples = cap.samples()
-        first = _first(samples, AUDIBLE)
+        first = first_above(samples, AUDIBLE)
         if first is not None and (len(samples) - first) / cap.rate >= seconds:
             return
         time.sleep(0.02)

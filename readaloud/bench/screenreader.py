@@ -8,7 +8,6 @@ tests measure.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,10 +15,10 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-import numpy as np
-
+from readaloud.bench.measure import AUDIBLE, last_above
 from readaloud.bench.soundserver import Capture, end_process
 from readaloud.bench.xserver import XServer
+from readaloud.server.sockets import answers
 
 #: Command → the Debian package that has it.
 TOOLS = {
@@ -33,8 +32,6 @@ TOOLS = {
 #: The baseline's module: speechd's own espeak-ng.
 ESPEAK_NG = "espeak-ng"
 ESPEAK_NG_MODULE = Path("/usr/lib/speech-dispatcher-modules/sd_espeak-ng")
-#: A sample above this is heard (about -46 dBFS).
-AUDIBLE = 0.005
 
 
 def missing_packages(baseline: bool = False) -> list[str]:
@@ -87,7 +84,7 @@ class SpeechDispatcher:
         )
         deadline = time.monotonic() + timeout
         # Ask only once it answers: a client that finds no speechd starts one of its own.
-        while not _accepts(self.socket_path):
+        while not answers(self.socket_path):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("speech-dispatcher did not start:\n" + self.logs())
             time.sleep(0.05)
@@ -202,16 +199,8 @@ def wait_until_said(heard: Capture, timeout: float, quiet_s: float = 0.6) -> boo
     while time.monotonic() < deadline:
         time.sleep(0.05)
         samples = heard.samples()[start:]
-        loud = np.flatnonzero(np.abs(samples) > AUDIBLE)
-        if len(loud) and len(samples) - loud[-1] > quiet_s * heard.rate:
+        last = last_above(samples, AUDIBLE)
+        if last is not None and len(samples) - last > quiet_s * heard.rate:
             return True
     return False
 
-
-def _accepts(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        try:
-            probe.connect(str(path))
-        except OSError:
-            return False
-    return True

@@ -17,7 +17,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from readaloud.bench.harness import DaemonProcess, Events
-from readaloud.bench.measure import AUDIBLE, FIRST_SAMPLE, Recorder, summary, wait_until_quiet
+from readaloud.bench.measure import (
+    AUDIBLE,
+    FIRST_SAMPLE,
+    Recorder,
+    first_above,
+    last_above,
+    summary,
+    wait_until_quiet,
+)
 from readaloud.bench.screenreader import ESPEAK_NG, Orca, SpeechDispatcher
 from readaloud.bench.soundserver import Capture
 from readaloud.integrations.speechd.settings import Settings
@@ -162,15 +170,14 @@ def _engine_first_chunk_ms(events: Events, texts: Sequence[str]) -> list[float]:
 
 def _first_sound_ms(cap: Capture, samples: np.ndarray, at: float, within_s: float) -> float | None:
     start = max(0, cap.index_at(at))
-    loud = np.flatnonzero(np.abs(samples[start : start + int(within_s * cap.rate)]) > FIRST_SAMPLE)
-    return round(float(loud[0]) / cap.rate * 1000, 1) if len(loud) else None
+    first = first_above(samples[: start + int(within_s * cap.rate)], FIRST_SAMPLE, start)
+    return None if first is None else round((first - start) / cap.rate * 1000, 1)
 
 
 def _wait_for_silence(cap: Capture, quiet_s: float = 0.1, timeout: float = 3.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        tail = cap.samples()[-int(quiet_s * cap.rate) :]
-        if not np.any(np.abs(tail) > FIRST_SAMPLE):
+        if last_above(cap.samples()[-int(quiet_s * cap.rate) :], FIRST_SAMPLE) is None:
             return
         time.sleep(0.01)
 

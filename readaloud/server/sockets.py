@@ -14,23 +14,27 @@ class AddressInUse(ReadaloudError):
     exit_code = ExitCode.ADDRESS_IN_USE
 
 
+def answers(path: Path, timeout: float = 1.0) -> bool:
+    """Whether something accepts connections on the Unix socket ``path``."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(timeout)
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
 def bind_unix(path: Path) -> socket.socket:
     """Bind the API socket; a socket left by a killed daemon is replaced, a live one is not."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if path.exists() or path.is_symlink():
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.settimeout(1.0)
-            probe.connect(str(path))
-        except OSError:
-            path.unlink()  # nobody answers: a stale socket from a daemon that was killed
-        else:
+        if answers(path):
             raise AddressInUse(
                 f"Another readaloud daemon is already running (socket {path}). "
                 "Stop it first: readaloud service stop, or kill it."
             )
-        finally:
-            probe.close()
+        path.unlink()  # nobody answers: a stale socket from a daemon that was killed
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     # Create it 0600 from the start: no moment in which another user could connect.
     old_umask = os.umask(0o177)
