@@ -35,3 +35,11 @@ def wayland() -> Iterator[WaylandServer]:
         pytest.fail(f"the Wayland tests need: apt-get install {' '.join(missing)}")
     with WaylandServer() as server:
         yield server
+
+
+@pytest.fixture(scope="module", autouse=True)
+def latency_report(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Print what a test module measured into its ``LATENCIES`` (shown with pytest -s)."""
+    yield
+    for name, value in getattr(request.module, "LATENCIES", {}).items():
+        print(f"\n{name:<55} {value:7.1f}", end="")

@@ -174,14 +174,6 @@ def private_env(base: dict[str, str], home: Path) -> dict[str, str]:
 # -- fixtures --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", autouse=True)
-def latency_report() -> Iterator[None]:
-    """Print what the tests measured (shown with pytest -s)."""
-    yield
-    for name, value in LATENCIES.items():
-        print(f"\n{name:<55} {value:7.1f}", end="")
-
-
 @pytest.fixture(scope="module")
 def daemon(pulse: PulseServer) -> Iterator[DaemonProcess]:
     process = DaemonProcess(pulse.env)
