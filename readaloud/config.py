@@ -168,6 +168,17 @@ class RemoteConfig:
 
 
 @dataclass(frozen=True)
+class StreamConfig:
+    #: Text that arrives with no sentence end yet is spoken after this long without input.
+    flush_s: float = setting(0.7, between(0.05, 60, " seconds"))
+    #: Line mode (``say --lines``): read the newest line and say how many were skipped when
+    #: lines come faster than they are spoken, instead of reading every one.
+    keep_up: bool = False
+    #: A stream that sends nothing for this long is ended (what it sent is spoken).
+    idle_s: float = setting(300.0, between(1, 86400, " seconds"))
+
+
+@dataclass(frozen=True)
 class DaemonConfig:
     feedback: str = setting("speech", one_of("speech", "earcon", "off"))
     max_queue: int = setting(32, between(1, 10_000))
@@ -213,6 +224,7 @@ class Config:
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     hotkeys: HotkeysConfig = field(default_factory=HotkeysConfig)
     openai: OpenAIConfig = field(default_factory=OpenAIConfig)
+    stream: StreamConfig = field(default_factory=StreamConfig)
     remote: RemoteConfig = field(default_factory=RemoteConfig)
     xtts: XttsSettings = field(default_factory=XttsSettings)
     #: Where this config came from (None: built-in defaults).

@@ -343,6 +343,10 @@ class Daemon:
             config_changed=self.config_watch.changed,
             openai_voices=dict(config.openai.voices),
             openai_max_streams=config.openai.max_streams,
+            default_language=config.speech.language or "en",
+            flush_s=config.stream.flush_s,
+            stream_keep_up=config.stream.keep_up,
+            stream_idle_s=config.stream.idle_s,
         )
         app = create_app(
             services,

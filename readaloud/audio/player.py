@@ -251,6 +251,14 @@ class Player:
 
     def end_utterance(self, cancel: threading.Event | None = None) -> None:
         """Flush the resampler and pad with silence so the last syllable is not cut off."""
+        self._flush(cancel, padding_s=self._tail_padding_s)
+
+    def gap(self, cancel: threading.Event | None = None) -> None:
+        """Nothing more to play for a while, mid-utterance (a stream waits for its text): what
+        the resampler holds goes out now, and the silence until more comes is no underrun."""
+        self._flush(cancel, padding_s=0.0)
+
+    def _flush(self, cancel: threading.Event | None, padding_s: float) -> None:
         with self._control:
             with self._lock:
                 epoch, feeding = self._epoch, self._feeding
@@ -262,8 +270,9 @@ class Player:
                 pieces = self._resampler.flush()
             self._resampler = None
             # PortAudio's ALSA backend drops the last 15-50 ms queued when a stream stops.
-            padding = round(self._tail_padding_s * self._rate)
-            pieces.append(Piece(np.zeros(padding, dtype=np.float32)))
+            padding = round(padding_s * self._rate)
+            if padding:
+                pieces.append(Piece(np.zeros(padding, dtype=np.float32)))
             with self._lock:
                 if epoch != self._epoch or (cancel is not None and cancel.is_set()):
                     return

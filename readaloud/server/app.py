@@ -1,6 +1,6 @@
 """The daemon's HTTP API (FastAPI), served on loopback TCP and on the user's Unix socket: one
-router per concern (native_api, events_api, openai_api), errors in one shape (errors.py), and the
-token, Host, Origin and body checks in front of them all (security.py).
+router per concern (native_api, events_api, stream_api, openai_api), errors in one shape
+(errors.py), and the token, Host, Origin and body checks in front of them all (security.py).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from readaloud.server.openai_api import OpenAISpeech
 from readaloud.server.openai_api import router as openai_router
 from readaloud.server.security import SecurityMiddleware
 from readaloud.server.services import Services
+from readaloud.server.stream_api import router as stream_router
 from readaloud.text.sources import MAX_TEXT_BYTES
 
 __all__ = ["Services", "create_app"]
@@ -37,10 +38,12 @@ def create_app(
         responses=ERROR_RESPONSES,
     )
     app.state.services = services
+    app.state.token = token
     app.state.openai = OpenAISpeech(services)
     install_error_handlers(app)
     app.include_router(native_router)
     app.include_router(events_router)
+    app.include_router(stream_router)
     app.include_router(openai_router)
     app.add_middleware(
         SecurityMiddleware,

@@ -24,6 +24,14 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: Paths anyone on this machine may GET without a token (liveness only, reveals nothing).
 PUBLIC_PATHS = frozenset({"/healthz"})
+#: The only paths a WebSocket may open.
+WEBSOCKET_PATHS = frozenset({"/v1/stream"})
+#: A WebSocket subprotocol that carries the token: ``readaloud.token.<token>``.
+TOKEN_PROTOCOL = "readaloud.token."
+#: The subprotocol the daemon answers with (never the one that holds the token).
+PROTOCOL = "readaloud"
+#: Set in a WebSocket's scope: True when the token came in its subprotocols or on the socket.
+AUTHENTICATED = "readaloud.authenticated"
 
 
 def load_or_create_token(path: Path) -> str:
@@ -69,9 +77,7 @@ class SecurityMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
-            # No route speaks WebSocket: refuse them all here, so one added later cannot
-            # bypass the token and Origin checks below.
-            await send({"type": "websocket.close", "code": 1008})
+            await self._websocket(scope, receive, send)
             return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -101,6 +107,31 @@ class SecurityMiddleware:
             if started:
                 raise
             await _reply(send, 413, "too_large", str(error), self._cors(origin))
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The same Host and Origin checks as HTTP (a browser sends Origin on every WebSocket,
+        and no CORS stands in its way: the Origin check is what keeps web pages out). The token
+        comes in a ``readaloud.token.<token>`` subprotocol; without it the route asks for it in
+        the first message (``scope[AUTHENTICATED]`` says which). Paths that are not WebSocket
+        routes are refused here, so one added later cannot skip these checks."""
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        local = is_unix_socket(scope)
+        origin = headers.get("origin")
+        refused = (
+            scope["path"] not in WEBSOCKET_PATHS
+            or (not local and headers.get("host", "").lower() not in self.allowed_hosts)
+            or (origin is not None and origin not in self.allowed_origins)
+        )
+        if refused:
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        offered = [p.strip() for p in scope.get("subprotocols", [])]
+        tokens = [p[len(TOKEN_PROTOCOL) :] for p in offered if p.startswith(TOKEN_PROTOCOL)]
+        scope[AUTHENTICATED] = local or any(self.token_matches(t) for t in tokens)
+        await self.app(scope, receive, send)
+
+    def token_matches(self, token: str) -> bool:
+        return hmac.compare_digest(token.strip().encode(), self.token)
 
     def _check(
         self, scope: Scope, headers: dict[str, str], local: bool, origin: str | None
@@ -134,9 +165,7 @@ class SecurityMiddleware:
 
     def _token_ok(self, headers: dict[str, str]) -> bool:
         scheme, _, value = headers.get("authorization", "").partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(
-            value.strip().encode(), self.token
-        )
+        return scheme.lower() == "bearer" and self.token_matches(value)
 
     def _cors(self, origin: str | None) -> list[tuple[bytes, bytes]]:
         if origin is None or origin not in self.allowed_origins:

@@ -31,6 +31,12 @@ class Services:
     #: The OpenAI-compatible endpoint: OpenAI voice name → local voice id, and stream limit.
     openai_voices: dict[str, str] = field(default_factory=dict)
     openai_max_streams: int = 4
+    #: Streamed text (``/v1/stream``): the language its sentences are cut by when the client
+    #: names none, the flush time, keep-up line mode by default, and the idle limit.
+    default_language: str = "en"
+    flush_s: float = 0.7
+    stream_keep_up: bool = False
+    stream_idle_s: float = 300.0
 
 
 async def services_of(request: Request) -> Services:

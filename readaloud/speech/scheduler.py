@@ -33,9 +33,10 @@ from readaloud.speech.events import (
     UtteranceTiming,
     WordStarted,
 )
+from readaloud.speech.segments import FixedSegments, SegmentSource
+from readaloud.speech.stream import TextStream
 from readaloud.speech.synthesis import SpokenChunk, prepare, synthesize
 from readaloud.speech.utterance import Utterance
-from readaloud.text.segment import Segment
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,8 @@ class FirstSoundTimes:
 class Job:
     id: str
     utterance: Utterance
-    segments: list[Segment]
+    #: The text's segments, or a stream's as they come.
+    segments: SegmentSource
     #: Where the time to first sound went, for ``readaloud bench``.
     timings: FirstSoundTimes
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -125,18 +127,31 @@ class Scheduler:
     # -- requests ----------------------------------------------------------------------------
 
     def submit(
-        self, utterance: Utterance, mode: Mode = Mode.INTERRUPT, *, extract_ms: float = 0.0
+        self,
+        utterance: Utterance,
+        mode: Mode = Mode.INTERRUPT,
+        *,
+        extract_ms: float = 0.0,
+        stream: TextStream | None = None,
     ) -> str:
         """Queue ``utterance``; return its id. Input errors are raised here, before any sound.
 
-        ``extract_ms``: time the caller spent getting the text (page fetch, selection), reported
-        in the timing event.
+        ``stream``: a streamed utterance's text, written while it is spoken; it is closed when
+        the utterance is over. ``extract_ms``: time the caller spent getting the text (page
+        fetch, selection), reported in the timing event.
         """
         submitted_at = time.time()
         began = time.perf_counter()
-        segments = prepare(self.engine, utterance, self.first_fragment_words)
-        if self.on_submit is not None:
-            self.on_submit(utterance)
+        segments: SegmentSource
+        if stream is not None:
+            self.engine.validate(utterance.voice, utterance.language)
+            segments = stream
+        else:
+            segments = FixedSegments(
+                utterance.text, prepare(self.engine, utterance, self.first_fragment_words)
+            )
+            if self.on_submit is not None:
+                self.on_submit(utterance)
         job = Job(
             id=f"u{next(self._sequence)}-{uuid.uuid4().hex[:8]}",
             utterance=utterance,
@@ -166,9 +181,8 @@ class Scheduler:
         if interrupted is not None:
             self._silence(interrupted)
             self.player.resume()  # a new request ends a pause
-        for old in dropped:
-            self._emit(UtteranceEnded(old.id, completed=False))
-        self._emit(UtteranceQueued(job.id, len(segments)))
+        self._drop(dropped)
+        self._emit(UtteranceQueued(job.id, segments.known()))
         return job.id
 
     def stop(self) -> None:
@@ -181,8 +195,24 @@ class Scheduler:
             self._silence(current)
         else:
             self.player.stop()
-        for old in dropped:
+        self._drop(dropped)
+
+    def _drop(self, jobs: list[Job]) -> None:
+        for old in jobs:
+            old.segments.close()
             self._emit(UtteranceEnded(old.id, completed=False))
+
+    def cancel(self, uid: str) -> bool:
+        """Stop one utterance: silence it if it is being spoken, drop it if it waits."""
+        with self._lock:
+            current = self._current if self._current and self._current.id == uid else None
+            dropped = [job for job in self._pending if job.id == uid]
+            for job in dropped:
+                self._pending.remove(job)
+        if current is not None:
+            self._silence(current)
+        self._drop(dropped)
+        return current is not None or bool(dropped)
 
     def pause(self) -> bool:
         if self._current is None:
@@ -213,7 +243,7 @@ class Scheduler:
             if job is None:
                 return False
             target = max(0, max(job.heard_index, 0) + count)
-            if target >= len(job.segments):
+            if target >= job.segments.known() and job.segments.finished():
                 job.restart = False
             else:
                 job.next_index = target
@@ -228,8 +258,8 @@ class Scheduler:
             if job is not None and job.cancel.is_set() and not job.restart:
                 job = None  # stopped: the worker is only winding down its last synthesis call
         segment = None
-        if job is not None and 0 <= job.heard_index < len(job.segments):
-            seg = job.segments[job.heard_index]
+        seg = job.segments.get(job.heard_index) if job is not None else None
+        if job is not None and seg is not None:
             segment = SegmentInfo(job.heard_index, seg.start, seg.end, seg.text)
         state = "idle" if job is None else "paused" if self.player.paused else "speaking"
         return SpeechStatus(
@@ -303,6 +333,7 @@ class Scheduler:
                 job = self._current = self._pending.popleft()
             self._emit(UtteranceStarted(job.id, job.utterance.text))
             completed = self._speak(job)
+            job.segments.close()
             with self._lock:
                 self._current = None
                 self._lock.notify_all()
@@ -353,6 +384,8 @@ class Scheduler:
             segments=job.segments,
             first_index=first_index,
             utterance_id=job.id,
+            on_wait=self._waiting_for_text(job),
+            pace=self._pace(job),
         )
         synth_started = time.perf_counter()
         times = job.timings
@@ -398,6 +431,30 @@ class Scheduler:
         # All does (sent on sound_end): every word was heard.
         return job.sound_heard
 
+    def _waiting_for_text(self, job: Job) -> Callable[[bool], None]:
+        """A stream has been spoken up to what has come: the gap until more comes is the
+        writer's, not an underrun, and the last sound goes out whole now."""
+
+        def hook(waiting: bool) -> None:
+            if waiting:
+                self.player.gap(job.cancel)
+
+        return hook
+
+    def _pace(self, job: Job) -> Callable[[], None] | None:
+        """For a source that picks what to read late (keep-up line mode): wait to ask for the
+        next segment until only that much speech is left to hear."""
+        ahead = job.segments.max_ahead_s
+        if ahead is None:
+            return None
+
+        def wait() -> None:
+            while self.player.buffered_seconds > ahead and not job.cancel.is_set():
+                self._check_output()
+                job.cancel.wait(0.02)
+
+        return wait
+
     def _check_output(self) -> None:
         if self.player.lost:  # else the queue never drains and the worker waits for ever
             raise NoOutputDevice("The sound server went away while speaking.")
@@ -442,12 +499,12 @@ class Scheduler:
 
     def _word_marks(self, job: Job, chunk: AudioChunk) -> list[tuple[int, Callable[[], None]]]:
         """A mark at each word's first sample: ``word`` events come as the word is heard."""
-        text = job.utterance.text
+        source = job.segments
 
         def mark(word: WordTiming) -> Callable[[], None]:
             def heard() -> None:
-                if not job.cancel.is_set():
-                    spoken = text[word.start : word.end]
+                if not job.cancel.is_set() and word.end > word.start:
+                    spoken = source.slice(word.start, word.end)
                     self._emit(WordStarted(job.id, word.start, word.end, spoken))
 
             return heard
@@ -459,7 +516,10 @@ class Scheduler:
             if job.cancel.is_set():
                 return
             job.heard_index = index
-            segment = job.segments[index]
+            segment = job.segments.get(index)
+            if segment is None:
+                return
+            job.segments.heard(index)
             self._emit(SegmentStarted(job.id, index, segment.start, segment.end, segment.text))
 
         return heard

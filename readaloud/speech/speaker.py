@@ -20,6 +20,7 @@ from readaloud.speech.events import (
     UtteranceTiming,
 )
 from readaloud.speech.scheduler import Mode, Scheduler
+from readaloud.speech.stream import TextStream
 from readaloud.speech.synthesis import SpokenChunk
 from readaloud.speech.utterance import Utterance
 
@@ -82,8 +83,13 @@ class Speaker:
         utterance: Utterance,
         on_event: EventListener | None = None,
         on_chunk: Callable[[SpokenChunk], None] | None = None,
+        *,
+        stream: TextStream | None = None,
     ) -> SpeechReport:
         """Play ``utterance`` and return when it has been heard to the end or was stopped.
+
+        ``stream``: the text of a streamed utterance, written (on another thread) while it is
+        spoken; this returns once its end was given and all of it heard, or it was stopped.
 
         Raises BadInput, UnknownVoice, UnsupportedLanguage, NoOutputDevice or EngineError; the
         input errors come before any sound.
@@ -122,7 +128,7 @@ class Speaker:
         self._on_chunk = on_chunk
         self._scheduler.add_listener(listen)
         try:
-            submitted = self._scheduler.submit(utterance, Mode.INTERRUPT)
+            submitted = self._scheduler.submit(utterance, Mode.INTERRUPT, stream=stream)
             with lock:
                 uid.append(submitted)
                 waiting, early[:] = list(early), []

@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from readaloud.engines.base import AudioChunk, Engine, SynthesisRequest
 from readaloud.errors import BadInput
+from readaloud.speech.segments import FixedSegments, SegmentSource, WaitHook
 from readaloud.speech.utterance import Utterance
 from readaloud.speech.voicing import engine_rate, voiced
 from readaloud.text.segment import Segment, split
@@ -148,24 +149,39 @@ def segments_of(utterance: Utterance, first_fragment_words: int) -> list[Segment
     return segments
 
 
+def _no_wait(waiting: bool) -> None:
+    pass
+
+
 def synthesize(
     engine: Engine,
     utterance: Utterance,
     cancel: threading.Event,
     *,
     first_fragment_words: int = 6,
-    segments: list[Segment] | None = None,
+    segments: list[Segment] | SegmentSource | None = None,
     first_index: int = 0,
     utterance_id: str = "",
+    on_wait: WaitHook = _no_wait,
+    pace: Callable[[], None] | None = None,
 ) -> Iterator[SpokenChunk]:
     """Yield audio for each segment in order, as soon as it is made; stop when ``cancel`` is set.
 
-    Chunk spans are offsets into ``utterance.text`` (the engine's are relative to its segment).
-    ``first_index`` starts at that segment (to skip sentences or resume after one).
+    Chunk spans are offsets into ``utterance.text`` (the engine's are relative to its segment),
+    or into the stream's text for a streamed utterance (``segments`` a ``TextStream``, which
+    calls ``on_wait`` around waiting for text). ``first_index`` starts at that segment (to skip
+    sentences or resume after one). ``pace()`` is called before each segment after the first.
     ``utterance_id`` tells the engine which calls are one utterance (a fresh one by default).
     """
     if segments is None:
         segments = segments_of(utterance, first_fragment_words)
+    source = FixedSegments(utterance.text, segments) if isinstance(segments, list) else segments
+    waited = [False]  # the next sound follows a wait for text: it is a first sound as well
+
+    def wait_hook(waiting: bool) -> None:
+        waited[0] = True
+        on_wait(waiting)
+
     asked = SynthesisRequest(
         text="",
         voice=utterance.voice,
@@ -173,14 +189,20 @@ def synthesize(
         rate=engine_rate(utterance),
         utterance_id=utterance_id or uuid.uuid4().hex,
     )
-    for index, segment in enumerate(segments[first_index:], start=first_index):
-        if cancel.is_set():
+    index = first_index
+    while not cancel.is_set():
+        if pace is not None and index > first_index:
+            pace()
+        waited[0] = False
+        segment = source.next(index, cancel, wait_hook)
+        if segment is None:
             return
         chunks = engine.stream(asked.but(text=segment.text), cancel)
-        if index == first_index:
+        if index == first_index or waited[0]:
             chunks = without_lead_in(chunks, LEAD_IN_S)
         if not segment.text.endswith(_SENTENCE_END):
             chunks = with_short_ending(chunks, MID_SENTENCE_PAUSE_S)
         for chunk in chunks:
             chunk = voiced(chunk, utterance).moved(segment.start, segment.end)
             yield SpokenChunk(segment=segment, index=index, chunk=chunk)
+        index += 1

@@ -21,9 +21,14 @@ class Utterance:
     pitch: float = 0.0
     #: 1 is the voice as made, 0 silent.
     volume: float = 1.0
+    #: The text arrives while it is spoken (``speech/stream.py``); ``text`` is empty then.
+    streamed: bool = False
 
     def __post_init__(self) -> None:
-        if not self.text.strip():
+        if self.streamed:
+            if self.text:
+                raise BadInput("A streamed utterance gets its text from its stream.")
+        elif not self.text.strip():
             raise BadInput("There is no text to read: the input is empty or only whitespace.")
         if not MIN_RATE <= self.rate <= MAX_RATE:
             raise BadInput(
