@@ -34,6 +34,7 @@ _BY_TYPE: dict[str, type[ReadaloudError]] = {
     "UnsupportedLanguage": UnsupportedLanguage,
     "BadInput": BadInput,
     "invalid_request": BadInput,
+    "bad_input": BadInput,
     "NoOutputDevice": NoOutputDevice,
     "EngineError": EngineError,
 }
@@ -45,6 +46,18 @@ _EXIT_BY_TYPE = {
     "DesktopUnavailable": ExitCode.NO_DESKTOP,
 }
 _BAD_INPUT_STATUSES = (400, 413, 415)
+
+
+def error_for(kind: str, message: str, *, bad_input: bool = False) -> ReadaloudError:
+    """The error (and so the exit code) for a failure the daemon reported as ``kind``."""
+    cls = _BY_TYPE.get(kind)
+    if cls is None and bad_input:
+        cls = BadInput  # every refused request (bad URL, PDF, ...) exits 2
+    if cls is not None:
+        return cls(message)
+    failure = DaemonError(message)
+    failure.exit_code = _EXIT_BY_TYPE.get(kind, DaemonError.exit_code)
+    return failure
 
 
 class DaemonClient:
@@ -81,14 +94,7 @@ class DaemonClient:
             error = data.get("error", {}) if isinstance(data, dict) else {}
             kind = error.get("type", "")
             message = error.get("message") or f"The daemon answered {response.status_code}."
-            cls = _BY_TYPE.get(kind)
-            if cls is None and response.status_code in _BAD_INPUT_STATUSES:
-                cls = BadInput  # every refused request (bad URL, PDF, ...) exits 2
-            if cls is not None:
-                raise cls(message)
-            failure = DaemonError(message)
-            failure.exit_code = _EXIT_BY_TYPE.get(kind, DaemonError.exit_code)
-            raise failure
+            raise error_for(kind, message, bad_input=response.status_code in _BAD_INPUT_STATUSES)
         return data
 
     def events(self) -> Iterator[Event]:

@@ -38,8 +38,34 @@ def register(commands: argparse._SubParsersAction) -> None:
             "the speech to a file instead of playing it."
         ),
     )
-    say.add_argument("text", nargs="*", metavar="TEXT", help="words to speak, or - for stdin")
+    say.add_argument(
+        "text",
+        nargs="*",
+        metavar="TEXT",
+        help="words to speak, or - for standard input, spoken as it arrives",
+    )
     _add_speech_options(say)
+    say.add_argument(
+        "--lines",
+        action="store_true",
+        help="with -: speak each line as it comes (logs, tail -f) instead of each sentence",
+    )
+    backlog = say.add_mutually_exclusive_group()
+    backlog.add_argument(
+        "--keep-up",
+        dest="keep_up",
+        action="store_const",
+        const=True,
+        help="with --lines: when lines come faster than they are spoken, read the newest and "
+        "say how many were skipped ([stream] keep_up)",
+    )
+    backlog.add_argument(
+        "--keep-all",
+        dest="keep_up",
+        action="store_const",
+        const=False,
+        help="with --lines: read every line, however far behind",
+    )
     say.set_defaults(handler=cmd_say)
 
     read = commands.add_parser(
@@ -110,6 +136,10 @@ def cmd_say(args: argparse.Namespace, config: Config) -> int:
 
     if not args.text:
         raise BadInput("Nothing to say: give the text, or '-' to read standard input.")
+    if (args.lines or args.keep_up is not None) and args.text != ["-"]:
+        raise BadInput("--lines, --keep-up and --keep-all read standard input: give '-'.")
+    if args.text == ["-"] and not args.out:
+        return speak(args, config, piped=True)
     return speak(args, config, text=from_arguments(args.text))
 
 
@@ -170,9 +200,15 @@ def cmd_voices(args: argparse.Namespace, config: Config) -> int:
 
 
 def speak(
-    args: argparse.Namespace, config: Config, *, text: str | None = None, url: str | None = None
+    args: argparse.Namespace,
+    config: Config,
+    *,
+    text: str | None = None,
+    url: str | None = None,
+    piped: bool = False,
 ) -> int:
-    """Speak ``text`` or the page at ``url``: to a file, through the daemon, or here."""
+    """Speak ``text``, the page at ``url`` or (``piped``) standard input as it arrives: to a
+    file, through the daemon, or here."""
     from readaloud.speech.utterance import Utterance
 
     settings = {
@@ -181,6 +217,15 @@ def speak(
         "language": args.lang or None,
         "rate": args.rate if args.rate is not None else config.speech.rate,
     }
+    if piped:
+        from readaloud.commands.piped import speak_piped
+
+        Utterance(text="", streamed=True, **settings)  # type: ignore[arg-type]
+        daemon = None
+        if not args.local and not args.engine:
+            client = client_for(args, config)
+            daemon = client if client.running() else None
+        return speak_piped(args, config, settings, daemon)
     if not args.out and not args.local and not args.engine:
         client = client_for(args, config)
         if client.running():

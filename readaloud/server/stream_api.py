@@ -115,8 +115,7 @@ class _Session:
                 )
             if self._handle(message):
                 break
-        if self.sender is not None:
-            await self.sender  # the utterance's events to its end; the sender closes
+        await self._input_over()
 
     # -- steps -------------------------------------------------------------------------------
 
@@ -182,7 +181,16 @@ class _Session:
         await self.websocket.send_json({"type": "accepted", "id": self.id})
         self.sender = asyncio.create_task(self._send_events())
         if message is not None and self._handle(message):
-            await self.sender
+            await self._input_over()
+
+    async def _input_over(self) -> None:
+        """Tell the client its input is all taken, then follow the speech to its end."""
+        assert self.stream is not None and self.sender is not None
+        if not self.stream.closed:
+            await self.websocket.send_json(
+                {"type": "input_end", "characters": self.stream.received}
+            )
+        await self.sender  # the utterance's events to its end; the sender closes
 
     def _listen(self) -> None:
         loop = asyncio.get_running_loop()

@@ -237,6 +237,7 @@ class TextStream:
     def close(self) -> None:
         with self._lock:
             self._closed = True
+            self._first += len(self._segments)  # known() stays the count of segments made
             self._incoming.clear()
             self._ready.clear()
             self._segments.clear()
