@@ -72,6 +72,7 @@ def print_report(results: dict, out: TextIO) -> None:
         f"  memory: daemon RSS {results['rss_mb_idle']} MB idle, {a['rss_mb_before']} → "
         f"{a['rss_mb_after']} MB over the article\n\n"
     )
+    _streaming(results.get("streaming", {}), out)
     _screen_reader(results.get("screen_reader", {}), out)
     out.write("  targets:\n")
     for name, verdict in results["targets"].items():
@@ -79,6 +80,18 @@ def print_report(results: dict, out: TextIO) -> None:
         out.write(
             f"    {name:<28} ≤ {verdict['target']:<8} measured {verdict['measured']}: {mark}\n"
         )
+
+
+def _streaming(streamed: dict, out: TextIO) -> None:
+    if not streamed:
+        return
+    _header(out, f"streamed text, {streamed['words_per_s']:g} words/s (ms)")
+    _row(out, "last char of sentence 1 → first sound", streamed["first_sound_after_sentence_ms"])
+    _row(out, "the same sentence sent whole", streamed["whole_sentence_first_sound_ms"])
+    out.write(
+        f"  streamed / whole: {streamed['ratio_vs_whole']}; words lost "
+        f"{streamed['words_lost']} of {streamed['words_sent']}\n\n"
+    )
 
 
 def _screen_reader(reader: dict, out: TextIO) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from readaloud.bench import baseline, measure, screenreader, screenreading
+from readaloud.bench import baseline, measure, screenreader, screenreading, streaming
 from readaloud.bench.harness import DaemonProcess
 from readaloud.bench.soundserver import SINK, PulseServer
 from readaloud.bench.texts import FIRST_SENTENCE, article
@@ -46,6 +46,8 @@ TARGETS = {
     "orca_keystroke_first_sound_ms": 50.0,
     "spd_say_first_sound_ms": 60.0,
     "say_all_added_silence_ms": 50.0,
+    "streamed_first_sound_vs_whole": 1.1,
+    "streamed_words_lost": 0,
     "stop_to_silence_ms": 15.0,
     "audio_path_ms": 10.0,
     "rss_mb_idle": 250.0,
@@ -154,6 +156,8 @@ def run(options: Options) -> dict:
                 "repeat_first_sound_ms": again["total_ms"],
                 "repeat_audio_path_ms": again["audio_path_ms"],
             }
+            # Text written word by word into /v1/stream, against its first sentence sent whole.
+            results["streaming"] = streaming.run(daemon, recorder, max(3, options.runs // 2))
             results["control"] = measure.control(daemon, recorder, text, max(2, options.runs // 2))
             results["article"] = measure.long_article(daemon, text, options.play_seconds)
         # Key echo: letters never said before, once the daemon has made its echo set for the
@@ -250,6 +254,8 @@ def verdicts(results: dict) -> dict[str, dict]:
         "orca_keystroke_first_sound_ms": reader.get("keystroke_first_sound_ms", {}).get("median"),
         "spd_say_first_sound_ms": reader.get("spd_say_first_sound_ms", {}).get("median"),
         "say_all_added_silence_ms": reader.get("say_all", {}).get("added_silence_ms"),
+        "streamed_first_sound_vs_whole": results.get("streaming", {}).get("ratio_vs_whole"),
+        "streamed_words_lost": results.get("streaming", {}).get("words_lost"),
         "stop_to_silence_ms": results["control"]["stop_to_silence_ms"].get("median"),
         "audio_path_ms": results["first_sound"]["audio_path_ms"].get("median"),
         "rss_mb_idle": results["rss_mb_idle"],
