@@ -268,6 +268,7 @@ _SECTIONS: dict[str, type] = {
     "daemon": DaemonConfig,
     "hotkeys": HotkeysConfig,
     "openai": OpenAIConfig,
+    "stream": StreamConfig,
     "remote": RemoteConfig,
     "xtts": XttsSettings,
 }

@@ -43,7 +43,7 @@ class StreamClient:
             f"ws://127.0.0.1:{daemon.port}/v1/stream",
             subprotocols=["readaloud", f"readaloud.token.{daemon.token}"],  # type: ignore[list-item]
             open_timeout=10,
-        )
+        ).__enter__()  # closed by close()
         self.events: list[dict[str, Any]] = []
         self.closed = threading.Event()
         self.socket.send(json.dumps({"type": "start", **(start or {})}))

@@ -100,6 +100,8 @@ class _Session:
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=10_000)
         self.sender: asyncio.Task[None] | None = None
         self.listener: Callable[[Event], None] | None = None
+        #: How the connection closes once the utterance has ended.
+        self.close_code = NORMAL
 
     async def run(self) -> None:
         await self._authenticate()
@@ -249,16 +251,21 @@ class _Session:
                 continue
             await self.websocket.send_json(event)
             if event["type"] == UtteranceEnded.type:
-                await self._close(NORMAL)
+                await self._close(self.close_code)
                 return
 
     async def refuse(self, refusal: Refused) -> None:
+        """Say what was wrong; once speech has begun, what came before it is still spoken and
+        its events follow to the end, then the connection closes with the refusal's code."""
+        if self.stream is not None:
+            self.stream.end()
         try:
             await self.websocket.send_json(
                 {"type": "error", "code": refusal.kind, "message": str(refusal)}
             )
-            if self.sender is not None and refusal.close_code == NORMAL:
-                await self.sender  # an idle stream is ended, not cut: its events to the end
+            self.close_code = refusal.close_code
+            if self.sender is not None:
+                await self.sender
                 return
             await self._close(refusal.close_code)
         except (WebSocketDisconnect, RuntimeError):
