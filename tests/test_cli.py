@@ -106,6 +106,7 @@ BAD_INPUTS = {
     "invalid utf-8 stdin": (["say", "-"], b"caf\xe9 au lait", 2, "not UTF-8"),
     "binary stdin": (["text", "-"], b"\x00\x01\x02abc", 2, "binary"),
     "only punctuation": (["say", "-"], b"... --- !!!", 2, "no words"),
+    "lines without stdin": (["say", "--lines", "Hi"], None, 2, "read standard input"),
     "unknown voice": (["say", "--voice", "nobody", "Hi"], None, 2, "Unknown voice 'nobody'"),
     "unknown language": (["say", "--lang", "xx", "Hi"], None, 2, "No installed voice speaks"),
     "malformed language": (["say", "--lang", "e n!", "Hi"], None, 2, "not a language code"),

@@ -9,6 +9,7 @@ import contextlib
 import json
 import logging
 import os
+import select
 import signal
 import sys
 import threading
@@ -18,11 +19,15 @@ from typing import Any
 from readaloud.config import Config
 from readaloud.errors import BadInput, ExitCode, ReadaloudError
 from readaloud.speech.stream import StreamOptions
+from readaloud.text.sources import MAX_TEXT_BYTES
 
 log = logging.getLogger("readaloud")
 
 #: Bytes read from standard input at a time: whatever has come, up to this much.
 READ_BYTES = 16 * 1024
+#: Input that goes on coming within this long of the last piece is one whole text (a file or
+#: ``echo`` in a pipe); a pause this long means a program still writing it.
+WHOLE_INPUT_GAP_S = 0.03
 _EMPTY = "There is no text to read: standard input is empty or only whitespace."
 
 
@@ -33,31 +38,60 @@ def options_for(args: argparse.Namespace, config: Config) -> StreamOptions:
     )
 
 
+def read_start() -> tuple[bytes, bool]:
+    """What standard input holds now: (the bytes, True when its end came with them).
+
+    Waits for the first piece, then takes what follows without a pause; input that ends so is
+    a whole text (read, checked and spoken as one, like text given as arguments), and input
+    over the 1 MB cap stops being read (the caller reports it).
+    """
+    descriptor = sys.stdin.fileno()
+    pieces = [os.read(descriptor, READ_BYTES)]
+    total = len(pieces[0])
+    while pieces[-1] and total <= MAX_TEXT_BYTES:
+        ready, _, _ = select.select([descriptor], [], [], WHOLE_INPUT_GAP_S)
+        if not ready:
+            return b"".join(pieces), False
+        pieces.append(os.read(descriptor, READ_BYTES))
+        total += len(pieces[-1])
+    return b"".join(pieces), True
+
+
 def speak_piped(
-    args: argparse.Namespace, config: Config, settings: dict[str, Any], client: Any | None
+    args: argparse.Namespace,
+    config: Config,
+    settings: dict[str, Any],
+    client: Any | None,
+    first: bytes,
 ) -> int:
-    """Speak standard input while it is read; ``client``: the daemon's, if it runs."""
+    """Speak standard input while it is read, ``first`` what came of it so far; ``client``:
+    the daemon's, if it runs."""
     options = options_for(args, config)
     if client is not None:
-        return _via_daemon(client, settings, options, args.queue, args.wait)
-    return _here(args, config, settings, options)
+        return _via_daemon(client, settings, options, args.queue, args.wait, first)
+    return _here(args, config, settings, options, first)
 
 
 class Pump:
     """Standard input into ``write`` as it comes (False from it: nobody listens any more), then
     ``end()``; on a thread of its own, so the caller can follow the speech meanwhile."""
 
-    def __init__(self, write: Callable[[bytes], bool], end: Callable[[], None]) -> None:
+    def __init__(
+        self, write: Callable[[bytes], bool], end: Callable[[], None], first: bytes = b""
+    ) -> None:
         self.write = write
         self.end = end
+        self.first = first
         #: Anything but whitespace has been read.
-        self.had_text = False
+        self.had_text = bool(first.strip())
         self.thread = threading.Thread(target=self._run, name="readaloud-stdin", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
         descriptor = sys.stdin.fileno()
         try:
+            if self.first and not self.write(self.first):
+                return
             while True:
                 data = os.read(descriptor, READ_BYTES)
                 self.had_text = self.had_text or bool(data.strip())
@@ -71,7 +105,12 @@ class Pump:
 
 
 def _via_daemon(
-    client: Any, settings: dict[str, Any], options: StreamOptions, queue: bool, wait: bool
+    client: Any,
+    settings: dict[str, Any],
+    options: StreamOptions,
+    queue: bool,
+    wait: bool,
+    first: bytes,
 ) -> int:
     from websockets.exceptions import ConnectionClosed
     from websockets.sync.client import unix_connect
@@ -100,7 +139,7 @@ def _via_daemon(
             with contextlib.suppress(ConnectionClosed):
                 socket.send(json.dumps({"type": "end"}))
 
-        pump = Pump(write, end)
+        pump = Pump(write, end, first)
         try:
             for raw in socket:
                 event = json.loads(raw)
@@ -135,7 +174,11 @@ def _failure(event: dict[str, Any]) -> ReadaloudError:
 
 
 def _here(
-    args: argparse.Namespace, config: Config, settings: dict[str, Any], options: StreamOptions
+    args: argparse.Namespace,
+    config: Config,
+    settings: dict[str, Any],
+    options: StreamOptions,
+    first: bytes,
 ) -> int:
     from readaloud.audio.player import player_for
     from readaloud.commands.common import engine_for
@@ -176,7 +219,7 @@ def _here(
     try:
         player.open(engine.sample_rate)
         engine.load()
-        pump = Pump(write, stream.end)
+        pump = Pump(write, stream.end, first)
         report = speaker.speak(utterance, stream=stream)
     finally:
         speaker.close()
@@ -189,4 +232,6 @@ def _here(
         raise failures[0]
     if not pump.had_text:
         raise BadInput(_EMPTY)
+    if not stream.known():
+        raise BadInput("There is nothing to read: the text has no words.")
     return ExitCode.OK if report.completed else ExitCode.FAILED

@@ -139,7 +139,13 @@ def cmd_say(args: argparse.Namespace, config: Config) -> int:
     if (args.lines or args.keep_up is not None) and args.text != ["-"]:
         raise BadInput("--lines, --keep-up and --keep-all read standard input: give '-'.")
     if args.text == ["-"] and not args.out:
-        return speak(args, config, piped=True)
+        from readaloud.commands.piped import read_start
+        from readaloud.text.sources import decode
+
+        first, ended = read_start()
+        if not ended:  # a program is still writing it: speak it as it comes
+            return speak(args, config, piped=first)
+        return speak(args, config, text=decode(first, "standard input"))
     return speak(args, config, text=from_arguments(args.text))
 
 
@@ -205,10 +211,10 @@ def speak(
     *,
     text: str | None = None,
     url: str | None = None,
-    piped: bool = False,
+    piped: bytes | None = None,
 ) -> int:
-    """Speak ``text``, the page at ``url`` or (``piped``) standard input as it arrives: to a
-    file, through the daemon, or here."""
+    """Speak ``text``, the page at ``url`` or standard input as it arrives (``piped``: what
+    came of it so far): to a file, through the daemon, or here."""
     from readaloud.speech.utterance import Utterance
 
     settings = {
@@ -217,7 +223,7 @@ def speak(
         "language": args.lang or None,
         "rate": args.rate if args.rate is not None else config.speech.rate,
     }
-    if piped:
+    if piped is not None:
         from readaloud.commands.piped import speak_piped
 
         Utterance(text="", streamed=True, **settings)  # type: ignore[arg-type]
@@ -225,7 +231,7 @@ def speak(
         if not args.local and not args.engine:
             client = client_for(args, config)
             daemon = client if client.running() else None
-        return speak_piped(args, config, settings, daemon)
+        return speak_piped(args, config, settings, daemon, piped)
     if not args.out and not args.local and not args.engine:
         client = client_for(args, config)
         if client.running():

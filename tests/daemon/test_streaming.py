@@ -110,6 +110,63 @@ def test_a_program_writing_word_by_word_into_say_is_heard_as_it_writes(
     assert len(ended) == 1 and ended[0]["completed"] is True
 
 
+def written_slowly(*pieces: bytes, gap_s: float = 0.5) -> str:
+    """A program that writes ``pieces`` with a pause between them (a program still working)."""
+    return (
+        "import sys, time\n"
+        f"for piece in {pieces!r}:\n"
+        "    sys.stdout.buffer.write(piece); sys.stdout.flush(); time.sleep(" + str(gap_s) + ")\n"
+    )
+
+
+def test_in_this_process_too_say_speaks_as_the_input_comes(pulse: PulseServer) -> None:
+    writer = written_slowly(b"The first part is here.", b" A second part follows later.", gap_s=2.5)
+    with pulse.capture(RATE) as cap:
+        began = time.time()
+        producer = subprocess.Popen([sys.executable, "-c", writer], stdout=subprocess.PIPE)
+        say = subprocess.run(
+            [sys.executable, "-m", "readaloud", "say", "--local", "-"],
+            stdin=producer.stdout,
+            capture_output=True,
+            env={**daemon_free_env(), **pulse.env},
+            timeout=60,
+        )
+        producer.wait(10)
+    assert say.returncode == 0, say.stderr.decode()
+    first_sound, last_sound = sound_times(cap)
+    # The first part was heard before the second was written (2.5 s after it).
+    assert first_sound < began + 2.5, first_sound - began
+    assert last_sound > began + 2.5
+
+
+def daemon_free_env() -> dict[str, str]:
+    import os
+    import tempfile
+
+    return {**os.environ, "XDG_RUNTIME_DIR": tempfile.mkdtemp(prefix="readaloud-no-daemon-")}
+
+
+def test_input_that_turns_bad_midway_is_one_clear_line_and_what_came_is_spoken(
+    daemon: DaemonProcess,
+) -> None:
+    events = Events(daemon)
+    writer = written_slowly(b"A good sentence comes first.", b" then caf\xe9 in latin-1")
+    producer = subprocess.Popen([sys.executable, "-c", writer], stdout=subprocess.PIPE)
+    say = subprocess.run(
+        [sys.executable, "-m", "readaloud", "say", "-"],
+        stdin=producer.stdout,
+        capture_output=True,
+        env=daemon.env,
+        timeout=60,
+    )
+    producer.wait(10)
+    lines = say.stderr.decode().strip().splitlines()
+    assert say.returncode == 2 and len(lines) == 1 and "not UTF-8" in lines[0], lines
+    ended = events.wait_for(lambda e: e["type"] == "utterance_end")
+    heard = [e["text"] for e in events.items if e["type"] == "segment_start"]
+    assert heard[0] == "A good sentence comes first." and ended["completed"] is True
+
+
 def test_a_websocket_client_is_heard_as_it_writes_with_its_events(
     daemon: DaemonProcess, pulse: PulseServer
 ) -> None:
