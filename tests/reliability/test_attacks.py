@@ -2,7 +2,8 @@
 
 * A web page in real headless Chromium, served from another localhost port, tries to make the
   daemon speak or read a page: fetch with and without CORS, a guessed token, a form POST (the
-  text/plain JSON trick), sendBeacon, image and audio tags, a WebSocket. Proof that none
+  text/plain JSON trick), sendBeacon, image and audio tags, WebSockets (also /v1/stream with
+  the token leaked to the page: Origin keeps it out). Proof that none
   succeeded: the daemon's event stream shows nothing queued, its status stays idle, the
   PulseAudio monitor hears silence, the daemon never fetched the page it was asked to read, and
   the page's own script reports an error (or an opaque answer) for each attempt.
@@ -45,6 +46,7 @@ ATTACK_PAGE = """<!DOCTYPE html>
 const TARGETS = {daemon: "127.0.0.1:DAEMON_PORT", decoy: "127.0.0.1:DECOY_PORT"};
 const SAY = JSON.stringify({text: "You have been hacked.", mode: "interrupt"});
 const READ = JSON.stringify({url: location.origin + "/secret"});
+const LEAKED_TOKEN = "DAEMON_TOKEN";
 const results = {};
 
 function within(ms, promise) {
@@ -76,10 +78,16 @@ function form(action, enctype, fields) {
     f.submit();
   });
 }
-function socketTo(url) {
+function socketTo(url, protocols) {
   return new Promise(resolve => {
-    const ws = new WebSocket(url);
-    ws.onopen = () => { ws.send(SAY); resolve("OPEN"); };
+    const ws = new WebSocket(url, protocols);
+    ws.onopen = () => {
+      ws.send(JSON.stringify({type: "start"}));
+      ws.send(JSON.stringify({type: "text", text: "You have been hacked."}));
+      ws.send(JSON.stringify({type: "end"}));
+      ws.send(SAY);
+      resolve("OPEN");
+    };
     ws.onerror = () => resolve("error event");
     ws.onclose = e => resolve("closed " + e.code);
   });
@@ -120,6 +128,10 @@ async function attack(label, host) {
     tag("audio", D + "/v1/audio/speech?input=hacked"));
   await attempt(label, "WebSocket /v1/events", () => socketTo("ws://" + host + "/v1/events"));
   await attempt(label, "WebSocket /v1/speak", () => socketTo("ws://" + host + "/v1/speak"));
+  await attempt(label, "WebSocket /v1/stream", () => socketTo("ws://" + host + "/v1/stream"));
+  // The worst case: the page somehow knows the token. The Origin check still keeps it out.
+  await attempt(label, "WebSocket /v1/stream, leaked token", () =>
+    socketTo("ws://" + host + "/v1/stream", ["readaloud", "readaloud.token." + LEAKED_TOKEN]));
 }
 
 (async () => {
@@ -129,7 +141,7 @@ async function attack(label, host) {
 </script></body></html>
 """
 
-ATTEMPTS = 16
+ATTEMPTS = 18
 
 
 class Decoy:
@@ -179,7 +191,7 @@ class Attacker:
     """The attacker's web server on its own loopback port: the page, a "secret" page it asks
     the daemon to read, and /report where the page posts what each attempt got."""
 
-    def __init__(self, daemon_port: int, decoy_port: int) -> None:
+    def __init__(self, daemon_port: int, decoy_port: int, token: str) -> None:
         self.report: dict[str, str] | None = None
         self.reported = threading.Event()
         self.secret_hits = 0
@@ -195,6 +207,7 @@ class Attacker:
                     body = b"<html><body><p>The intranet page with secrets.</p></body></html>"
                 elif self.path == "/":
                     page = ATTACK_PAGE.replace("DAEMON_PORT", str(daemon_port))
+                    page = page.replace("DAEMON_TOKEN", token)
                     body = page.replace("DECOY_PORT", str(decoy_port)).encode()
                 else:
                     self.send_error(404)
@@ -230,7 +243,7 @@ def test_a_web_page_in_chromium_cannot_make_the_daemon_speak(
     daemon.post("/v1/stop")
     daemon.wait_idle()
     decoy = Decoy()
-    attacker = Attacker(daemon.port, decoy.port)
+    attacker = Attacker(daemon.port, decoy.port, daemon.token)
     events = Events(daemon)
     try:
         with pulse.capture(RATE) as cap, browsing(attacker.url):
@@ -251,6 +264,7 @@ def test_a_web_page_in_chromium_cannot_make_the_daemon_speak(
     assert ("POST", "/v1/speak", "application/x-www-form-urlencoded", "") in seen
     assert ("GET", "/v1/stop", "", "") in seen
     assert ("GET", "/v1/events", "", "websocket") in seen
+    assert ("GET", "/v1/stream", "", "websocket") in seen
     assert everything["decoy: fetch, read the status"] == "error: TypeError: Failed to fetch"
     # The daemon's side: nothing queued, nothing said, nothing fetched.
     assert [e for e in events.items if e["type"] != "utterance_timing"] == []
@@ -266,7 +280,8 @@ def test_a_web_page_in_chromium_cannot_make_the_daemon_speak(
     readable = [n for n in report if n.startswith("fetch cors") or n.startswith("fetch,")]
     for name in readable:
         assert report[name].startswith("error: TypeError"), (name, report[name])
-    for name in ("WebSocket /v1/events", "WebSocket /v1/speak", "img GET /v1/speak"):
+    sockets = ["WebSocket /v1/events", "WebSocket /v1/speak", "WebSocket /v1/stream"]
+    for name in [*sockets, "WebSocket /v1/stream, leaked token", "img GET /v1/speak"]:
         assert report[name] in ("answered: error event", "answered: closed 1006"), (
             name,
             report[name],
