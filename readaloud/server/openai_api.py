@@ -34,6 +34,7 @@ from readaloud.errors import UnknownVoice
 from readaloud.server.errors import error_fields, error_response
 from readaloud.server.services import VOICE_ID, Services
 from readaloud.speech.scheduler import QueueFull
+from readaloud.speech.segments import SegmentSource
 from readaloud.speech.synthesis import prepare, synthesize
 from readaloud.speech.utterance import Utterance
 from readaloud.text.segment import Segment
@@ -150,6 +151,29 @@ class OpenAISpeech:
             media_type=FORMATS[request.response_format].media_type,
             headers={"Cache-Control": "no-store"},
         )
+
+    def client_audio(
+        self, utterance: Utterance, segments: SegmentSource, cancel: threading.Event
+    ) -> tuple[_AudioStream, Callable[[], None]]:
+        """Audio for a client that plays it itself (``/v1/stream`` with ``audio: "pcm"``):
+        24 kHz 16-bit PCM with a ``segment_start`` event before each segment, in one of the
+        same slots; call the returned ``release`` when done."""
+        if not self._slots.acquire(blocking=False):
+            raise QueueFull(
+                f"{self.max_streams} audio streams are already being made; try again shortly."
+            )
+        released = threading.Event()
+
+        def release() -> None:
+            cancel.set()
+            if not released.is_set():
+                released.set()
+                self._slots.release()
+
+        audio = _AudioStream(
+            self.engine, utterance, segments, "pcm", cancel, segment_events=True
+        )
+        return audio, release
 
     def voices(self) -> dict[str, Any]:
         default = self.services.default_voice  # None: the engine's own default voice
@@ -280,18 +304,27 @@ class _AudioStream:
         self,
         engine: Engine,
         utterance: Utterance,
-        segments: list[Segment],
+        segments: list[Segment] | SegmentSource,
         response_format: str,
         cancel: threading.Event,
+        *,
+        segment_events: bool = False,
     ) -> None:
         self.engine = engine
         self.utterance = utterance
         self.segments = segments
         self.response_format = response_format
         self.cancel = cancel
+        #: Put a ``segment_start`` event (a dict) before each segment's audio.
+        self.segment_events = segment_events
         self._slots = threading.Semaphore(_MAX_PENDING)
 
     async def chunks(self) -> AsyncIterator[bytes]:
+        async for item in self.items():
+            if isinstance(item, bytes):
+                yield item
+
+    async def items(self) -> AsyncIterator[bytes | dict[str, Any]]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
 
@@ -319,7 +352,7 @@ class _AudioStream:
                     return
                 if isinstance(item, _Failed):
                     raise item.error
-                assert isinstance(item, bytes)
+                assert isinstance(item, bytes | dict)
                 yield item
         finally:
             self.cancel.set()
@@ -336,13 +369,26 @@ class _AudioStream:
         if not self.cancel.is_set():
             deliver(_END)
 
-    def _encoded(self) -> Iterator[bytes]:
+    def _encoded(self) -> Iterator[bytes | dict[str, Any]]:
         encoder = Encoder(self.response_format, API_SAMPLE_RATE)
         resampler: soxr.ResampleStream | None = None
         in_rate = API_SAMPLE_RATE
+        index = -1
         try:
             spoken = synthesize(self.engine, self.utterance, self.cancel, segments=self.segments)
             for piece in spoken:
+                if self.segment_events and piece.index != index:
+                    index, segment = piece.index, piece.segment
+                    if resampler is not None:  # the audio before it goes out whole first
+                        yield encoder.encode(resampler.resample_chunk(_EMPTY, last=True))
+                        resampler, in_rate = None, API_SAMPLE_RATE
+                    yield {
+                        "type": "segment_start",
+                        "index": index,
+                        "start": segment.start,
+                        "end": segment.end,
+                        "text": segment.text,
+                    }
                 chunk = piece.chunk
                 if chunk.sample_rate != in_rate:
                     if resampler is not None:

@@ -26,6 +26,8 @@ import contextlib
 import hmac
 import json
 import logging
+import threading
+import uuid
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -35,6 +37,7 @@ from starlette.concurrency import run_in_threadpool
 
 from readaloud.config import MAX_RATE, MIN_RATE
 from readaloud.errors import BadInput, ReadaloudError
+from readaloud.server.openai_api import API_SAMPLE_RATE
 from readaloud.server.security import AUTHENTICATED, PROTOCOL, TOKEN_PROTOCOL
 from readaloud.server.services import VOICE_ID, Services
 from readaloud.speech.events import Event, Stopping, UtteranceEnded
@@ -64,6 +67,8 @@ class StreamStart(BaseModel):
     lines: bool = False
     keep_up: bool | None = None
     flush_s: float | None = Field(None, ge=0.05, le=60, strict=True)
+    #: "play": the daemon plays it; "pcm": it sends the audio back instead (24 kHz s16le).
+    audio: Literal["play", "pcm"] = "play"
 
 
 class Refused(Exception):
@@ -102,6 +107,10 @@ class _Session:
         self.listener: Callable[[Event], None] | None = None
         #: How the connection closes once the utterance has ended.
         self.close_code = NORMAL
+        #: The client plays the audio itself (``audio: "pcm"``); its synthesis stops on cancel.
+        self.client_audio = False
+        self.cancel = threading.Event()
+        self.stopped = False
 
     async def run(self) -> None:
         await self._authenticate()
@@ -173,17 +182,71 @@ class _Session:
             options,
             first_fragment_words=services.scheduler.first_fragment_words,
         )
+        if start.audio == "pcm":
+            await self._begin_client_audio(utterance)
+        else:
+            await self._begin_speech(utterance, start.mode)
+        if message is not None and self._handle(message):
+            await self._input_over()
+
+    async def _begin_speech(self, utterance: Utterance, mode: Mode) -> None:
+        """The daemon speaks it, in its queue; the client gets the utterance's events."""
+        services = self.services
+        assert self.stream is not None
         self._listen()
         try:
             self.id = await run_in_threadpool(
-                services.scheduler.submit, utterance, start.mode, stream=self.stream
+                services.scheduler.submit, utterance, mode, stream=self.stream
             )
         except ReadaloudError as error:
             raise Refused(POLICY, type(error).__name__, str(error)) from None
         await self.websocket.send_json({"type": "accepted", "id": self.id})
         self.sender = asyncio.create_task(self._send_events())
-        if message is not None and self._handle(message):
-            await self._input_over()
+
+    async def _begin_client_audio(self, utterance: Utterance) -> None:
+        """The client plays it: PCM frames, each segment's ``segment_start`` before its audio
+        (made, not yet heard), then ``utterance_end``. Synthesized beside the speech queue, in
+        the OpenAI endpoint's stream slots."""
+        assert self.stream is not None
+        engine = self.services.scheduler.engine
+        try:
+            await run_in_threadpool(engine.validate, utterance.voice, utterance.language)
+            audio, release = self.websocket.app.state.openai.client_audio(
+                utterance, self.stream, self.cancel
+            )
+        except ReadaloudError as error:
+            raise Refused(POLICY, type(error).__name__, str(error)) from None
+        self.client_audio = True
+        self.id = f"s-{uuid.uuid4().hex[:12]}"
+        await self.websocket.send_json({"type": "accepted", "id": self.id})
+        await self.websocket.send_json(
+            {"type": "audio_format", "format": "pcm_s16le", "sample_rate": API_SAMPLE_RATE}
+            | {"channels": 1}
+        )
+        self.sender = asyncio.create_task(self._send_audio(audio, release))
+
+    async def _send_audio(self, audio: Any, release: Callable[[], None]) -> None:
+        completed = False
+        try:
+            async for item in audio.items():
+                if self.stopped:
+                    break
+                if isinstance(item, bytes):
+                    await self.websocket.send_bytes(item)
+                else:
+                    await self.websocket.send_json({**item, "id": self.id})
+            else:
+                completed = not self.stopped
+        except ReadaloudError as error:
+            await self.websocket.send_json(
+                {"type": "error", "code": type(error).__name__, "message": str(error)}
+            )
+        finally:
+            release()
+        await self.websocket.send_json(
+            {"type": UtteranceEnded.type, "id": self.id, "completed": completed}
+        )
+        await self._close(self.close_code)
 
     async def _input_over(self) -> None:
         """Tell the client its input is all taken, then follow the speech to its end."""
@@ -226,7 +289,11 @@ class _Session:
                 return True
             if kind == "stop":
                 assert self.id is not None
-                self.services.scheduler.cancel(self.id)
+                if self.client_audio:
+                    self.stopped = True
+                    stream.close()  # the synthesis ends at once, and its sender with it
+                else:
+                    self.services.scheduler.cancel(self.id)
                 return True
         except BadInput as error:
             code = TOO_BIG if "KB" in str(error) else INVALID_DATA
@@ -275,6 +342,9 @@ class _Session:
         """Whatever way the connection ended: the input is over, the listener is removed."""
         if self.stream is not None:
             self.stream.end()
+            if self.client_audio:
+                self.stream.close()  # nobody is left to hear it
+                self.cancel.set()
         if self.sender is not None and not self.sender.done():
             self.sender.cancel()
         if self.listener is not None:

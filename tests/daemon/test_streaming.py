@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 from support import signal as sig
 from support.daemon import DaemonProcess, Events
@@ -358,3 +359,56 @@ def test_a_bad_start_message_says_what_is_wrong(daemon: DaemonProcess) -> None:
         ws.send(json.dumps({"type": "start", "rate": 9, "colour": "red"}))
         error = json.loads(ws.recv(timeout=10))
     assert error["type"] == "error" and "rate" in error["message"] and "colour" in error["message"]
+
+
+def test_a_client_that_plays_the_audio_itself_gets_pcm_and_the_daemon_stays_silent(
+    daemon: DaemonProcess, pulse: PulseServer
+) -> None:
+    frames: list[bytes] = []
+    with pulse.capture(RATE) as cap, connect(
+        f"ws://127.0.0.1:{daemon.port}/v1/stream",
+        subprotocols=["readaloud", f"readaloud.token.{daemon.token}"],  # type: ignore[list-item]
+    ) as ws:
+        ws.send(json.dumps({"type": "start", "audio": "pcm"}))
+        assert json.loads(ws.recv(timeout=10))["type"] == "accepted"
+        audio_format = json.loads(ws.recv(timeout=10))
+        for sentence in ANSWER[:2]:
+            ws.send(json.dumps({"type": "text", "text": sentence + " "}))
+        ws.send(json.dumps({"type": "end"}))
+        events = []
+        for message in ws:
+            if isinstance(message, bytes):
+                frames.append(message)
+            else:
+                events.append(json.loads(message))
+    assert audio_format == {
+        "type": "audio_format",
+        "format": "pcm_s16le",
+        "sample_rate": 24000,
+        "channels": 1,
+    }
+    assert [e["text"] for e in events if e["type"] == "segment_start"] == list(ANSWER[:2])
+    assert events[-1]["type"] == "utterance_end" and events[-1]["completed"] is True
+    samples = np.frombuffer(b"".join(frames), dtype="<i2").astype(np.float32) / 32768
+    assert 3.0 < sig.sound_duration(samples, 24000) < 12.0  # two sentences of speech
+    assert sig.first_sound_index(cap.samples()) is None, "the daemon played it as well"
+
+
+def test_stop_ends_a_pcm_stream_at_once(daemon: DaemonProcess) -> None:
+    with connect(
+        f"ws://127.0.0.1:{daemon.port}/v1/stream",
+        subprotocols=["readaloud", f"readaloud.token.{daemon.token}"],  # type: ignore[list-item]
+    ) as ws:
+        ws.send(json.dumps({"type": "start", "audio": "pcm"}))
+        ws.recv(timeout=10), ws.recv(timeout=10)  # accepted, audio_format
+        ws.send(json.dumps({"type": "text", "text": " ".join(ANSWER * 5)}))
+        while not isinstance(ws.recv(timeout=10), bytes):
+            pass
+        ws.send(json.dumps({"type": "stop"}))
+        stopped = time.monotonic()
+        ended = None
+        for message in ws:
+            if isinstance(message, str) and json.loads(message)["type"] == "utterance_end":
+                ended = json.loads(message)
+    assert ended is not None and ended["completed"] is False
+    assert time.monotonic() - stopped < 2.0
