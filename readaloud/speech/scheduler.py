@@ -90,6 +90,9 @@ class Job:
     sound_heard: bool = False
     audio_s: float = 0.0
     synthesis_s: float = 0.0
+    #: Seconds a stream waited for its text: not synthesis time, not the engine's.
+    waited_s: float = 0.0
+    waiting_since: float | None = None
 
 
 class Scheduler:
@@ -391,12 +394,15 @@ class Scheduler:
         times = job.timings
         if times.started_perf is None:
             times.started_perf = synth_started
+        waited = job.waited_s
         for piece in pieces:
             now = time.perf_counter()
-            job.synthesis_s += now - synth_started
+            busy = now - synth_started - (job.waited_s - waited)
+            waited = job.waited_s
+            job.synthesis_s += busy
             job.audio_s += piece.chunk.duration
             if times.engine_first_chunk_ms is None:
-                times.engine_first_chunk_ms = (now - synth_started) * 1000
+                times.engine_first_chunk_ms = busy * 1000
             while self.player.buffered_seconds > self.max_buffer_seconds and not cancel.is_set():
                 self._check_output()
                 cancel.wait(0.05)
@@ -437,7 +443,11 @@ class Scheduler:
 
         def hook(waiting: bool) -> None:
             if waiting:
+                job.waiting_since = time.perf_counter()
                 self.player.gap(job.cancel)
+            elif job.waiting_since is not None:
+                job.waited_s += time.perf_counter() - job.waiting_since
+                job.waiting_since = None
 
         return hook
 
