@@ -36,3 +36,18 @@ def client_for(args: argparse.Namespace, config: Config):
     from readaloud.client import DaemonClient
 
     return DaemonClient(getattr(args, "socket", None) or config.socket_path)
+
+
+def speaker_for(engine, config: Config):
+    """The player and in-process Speaker the config describes, for ``engine``."""
+    from readaloud.audio.player import player_for
+    from readaloud.speech.speaker import Speaker, run_mark
+
+    player = player_for(config.audio, on_mark=run_mark)
+    speaker = Speaker(
+        engine,
+        player,
+        first_fragment_words=config.speech.first_fragment_words,
+        max_buffer_seconds=config.audio.max_buffer_seconds,
+    )
+    return player, speaker

@@ -180,22 +180,14 @@ def _here(
     options: StreamOptions,
     first: bytes,
 ) -> int:
-    from readaloud.audio.player import player_for
-    from readaloud.commands.common import engine_for
-    from readaloud.speech.speaker import Speaker, run_mark
+    from readaloud.commands.common import engine_for, speaker_for
     from readaloud.speech.stream import TextStream
     from readaloud.speech.utterance import Utterance
 
     utterance = Utterance(text="", streamed=True, **settings)
     engine = engine_for(args, config).engine
     engine.validate(utterance.voice, utterance.language)
-    player = player_for(config.audio, on_mark=run_mark)
-    speaker = Speaker(
-        engine,
-        player,
-        first_fragment_words=config.speech.first_fragment_words,
-        max_buffer_seconds=config.audio.max_buffer_seconds,
-    )
+    player, speaker = speaker_for(engine, config)
     stream = TextStream(
         utterance.language or config.speech.language or "en",
         options,

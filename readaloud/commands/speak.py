@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from readaloud.commands.common import add_voice_options, client_for, engine_for
+from readaloud.commands.common import add_voice_options, client_for, engine_for, speaker_for
 from readaloud.config import Config
 from readaloud.errors import (
     BadInput,
@@ -304,19 +304,11 @@ def _to_file(out: Path, utterance, args: argparse.Namespace, config: Config) -> 
 
 
 def _aloud(utterance, args: argparse.Namespace, config: Config) -> int:
-    from readaloud.audio.player import player_for
-    from readaloud.speech.speaker import Speaker, run_mark
     from readaloud.speech.synthesis import prepare
 
     engine = engine_for(args, config).engine
     prepare(engine, utterance, config.speech.first_fragment_words)  # input errors come first
-    player = player_for(config.audio, on_mark=run_mark)
-    speaker = Speaker(
-        engine,
-        player,
-        first_fragment_words=config.speech.first_fragment_words,
-        max_buffer_seconds=config.audio.max_buffer_seconds,
-    )
+    player, speaker = speaker_for(engine, config)
     interrupted = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:

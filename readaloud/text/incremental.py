@@ -48,7 +48,19 @@ class _Pending:
         self.offset += count
 
 
-class SentenceCutter:
+class _Cutter:
+    def __init__(self, language: str | None = "en", *, max_chars: int | None = None) -> None:
+        self.language = language
+        self.max_chars = max_chars
+        self._pending = _Pending()
+
+    @property
+    def pending(self) -> str:
+        """The text fed and not yet cut."""
+        return self._pending.text
+
+
+class SentenceCutter(_Cutter):
     """Sentence by sentence: ``feed`` returns the units now certain, ``flush`` all the rest."""
 
     def __init__(
@@ -58,15 +70,8 @@ class SentenceCutter:
         first_fragment_words: int = 6,
         max_chars: int | None = None,
     ) -> None:
-        self.language = language
-        self.max_chars = max_chars
+        super().__init__(language, max_chars=max_chars)
         self._fragment_words = first_fragment_words  # only the stream's first sentence is cut
-        self._pending = _Pending()
-
-    @property
-    def pending(self) -> str:
-        """The text fed and not yet cut."""
-        return self._pending.text
 
     def feed(self, text: str) -> list[Unit]:
         self._pending.text += text
@@ -114,17 +119,8 @@ class SentenceCutter:
         return len(probe) > 1 and probe[-1].text == _PROBE.strip()
 
 
-class LineCutter:
+class LineCutter(_Cutter):
     """Line by line (logs, ``tail -f``): each complete line is one unit of its segments."""
-
-    def __init__(self, language: str | None = "en", *, max_chars: int | None = None) -> None:
-        self.language = language
-        self.max_chars = max_chars
-        self._pending = _Pending()
-
-    @property
-    def pending(self) -> str:
-        return self._pending.text
 
     def feed(self, text: str) -> list[Unit]:
         self._pending.text += text
