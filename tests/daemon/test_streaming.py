@@ -412,3 +412,72 @@ def test_stop_ends_a_pcm_stream_at_once(daemon: DaemonProcess) -> None:
                 ended = json.loads(message)
     assert ended is not None and ended["completed"] is False
     assert time.monotonic() - stopped < 2.0
+
+
+ALLOWED_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"></head><body><script>
+const ws = new WebSocket("ws://127.0.0.1:DAEMON_PORT/v1/stream",
+                         ["readaloud", "readaloud.token.TOKEN"]);
+const seen = [];
+ws.onopen = () => {
+  ws.send(JSON.stringify({type: "start"}));
+  for (const word of "A page that is allowed speaks.".split(" ")) {
+    ws.send(JSON.stringify({type: "text", text: word + " "}));
+  }
+  ws.send(JSON.stringify({type: "end"}));
+};
+ws.onmessage = event => seen.push(JSON.parse(event.data).type);
+ws.onerror = () => seen.push("error event");
+ws.onclose = event => fetch("/report", {method: "POST",
+  body: JSON.stringify({protocol: ws.protocol, seen: seen, code: event.code})});
+</script></body></html>"""
+
+
+def test_a_page_from_an_allowed_origin_streams_in_chromium(pulse: PulseServer) -> None:
+    """The other side of the Origin check: the same page, from an origin the user allowed, is
+    let in by the same daemon code (so the refusal in the attack test is the Origin's doing)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Event, Thread
+
+    from support.chromium import browsing
+
+    report: dict = {}
+    reported = Event()
+    page = {"html": b""}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page["html"])))
+            self.end_headers()
+            self.wfile.write(page["html"])
+
+        def do_POST(self) -> None:  # noqa: N802
+            report.update(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            reported.set()
+            self.send_response(204)
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    Thread(target=server.serve_forever, daemon=True).start()
+    origin = f"http://127.0.0.1:{server.server_address[1]}"
+    allowed = DaemonProcess(pulse.env, config_text=f'[server]\nallowed_origins = ["{origin}"]\n')
+    allowed.start()
+    try:
+        page["html"] = (
+            ALLOWED_PAGE.replace("DAEMON_PORT", str(allowed.port))
+            .replace("TOKEN", allowed.token)
+            .encode()
+        )
+        with browsing(origin + "/"):
+            assert reported.wait(60), "the page never reported"
+    finally:
+        allowed.close()
+        server.shutdown()
+        server.server_close()
+    assert report["protocol"] == "readaloud"  # the token's subprotocol is never echoed
+    assert report["seen"][0] == "accepted" and "segment_start" in report["seen"], report
+    assert report["seen"][-1] == "utterance_end" and report["code"] == 1000, report
