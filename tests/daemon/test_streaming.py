@@ -121,7 +121,7 @@ def written_slowly(*pieces: bytes, gap_s: float = 0.5) -> str:
 
 
 def test_in_this_process_too_say_speaks_as_the_input_comes(pulse: PulseServer) -> None:
-    writer = written_slowly(b"The first part is here.", b" A second part follows later.", gap_s=2.5)
+    writer = written_slowly(b"The first part is here.", b" A second part follows later.", gap_s=5)
     with pulse.capture(RATE) as cap:
         began = time.time()
         producer = subprocess.Popen([sys.executable, "-c", writer], stdout=subprocess.PIPE)
@@ -135,9 +135,10 @@ def test_in_this_process_too_say_speaks_as_the_input_comes(pulse: PulseServer) -
         producer.wait(10)
     assert say.returncode == 0, say.stderr.decode()
     first_sound, last_sound = sound_times(cap)
-    # The first part was heard before the second was written (2.5 s after it).
-    assert first_sound < began + 2.5, first_sound - began
-    assert last_sound > began + 2.5
+    # The first part was heard before the second was written (5 s after it; this process
+    # starts and loads its voice in 1-2 s).
+    assert first_sound < began + 5, first_sound - began
+    assert last_sound > began + 5
 
 
 def daemon_free_env() -> dict[str, str]:
