@@ -42,7 +42,7 @@ from readaloud.server.security import AUTHENTICATED, PROTOCOL, TOKEN_PROTOCOL
 from readaloud.server.services import VOICE_ID, Services
 from readaloud.speech.events import Event, Stopping, UtteranceEnded
 from readaloud.speech.scheduler import Mode
-from readaloud.speech.stream import StreamOptions, TextStream
+from readaloud.speech.stream import StreamOptions, TextStream, TooMuch
 from readaloud.speech.utterance import MAX_PITCH, Utterance
 
 log = logging.getLogger(__name__)
@@ -296,7 +296,7 @@ class _Session:
                     self.services.scheduler.cancel(self.id)
                 return True
         except BadInput as error:
-            code = TOO_BIG if "KB" in str(error) else INVALID_DATA
+            code = TOO_BIG if isinstance(error, TooMuch) else INVALID_DATA
             raise Refused(code, "bad_input", str(error)) from None
         stream.end()
         raise Refused(

@@ -37,6 +37,10 @@ _KEEP_SEGMENTS = 16
 _POLL_S = 0.05
 
 
+class TooMuch(BadInput):
+    """A piece over the size cap, or text too far ahead of the speech."""
+
+
 @dataclass(frozen=True)
 class StreamOptions:
     #: Speak line by line (logs) instead of sentence by sentence.
@@ -97,7 +101,7 @@ class TextStream:
             MAX_PIECE_BYTES
         ):
             self.end()
-            raise BadInput(
+            raise TooMuch(
                 f"A piece of text is over {MAX_PIECE_BYTES // 1024} KB; send the text in "
                 "smaller pieces as it is made."
             )
@@ -115,7 +119,7 @@ class TextStream:
             if backlog > self.max_backlog_chars:
                 self._ended = True
                 self._lock.notify_all()
-                raise BadInput(
+                raise TooMuch(
                     f"The text arrives faster than it is spoken: over {backlog // 1000} "
                     "thousand characters wait. Send less, or use line mode with keep-up."
                 )
