@@ -23,6 +23,8 @@ class WordTiming:
     end: int
     #: Seconds from the chunk's first sample to the word's first sample.
     at: float
+    #: Spread over the chunk by character count (XTTS), not timed by the engine (Piper).
+    estimated: bool = False
 
 
 @dataclass(frozen=True)

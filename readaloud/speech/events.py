@@ -55,14 +55,16 @@ class SegmentStarted(Event):
 
 @dataclass(frozen=True)
 class WordStarted(Event):
-    """Playback reached a word (engines that know when their words are heard: Piper):
-    ``start``/``end`` are offsets into the utterance text."""
+    """Playback reached a word: ``start``/``end`` are offsets into the utterance text."""
 
     type: ClassVar[str] = "word"
     id: str
     start: int
     end: int
     text: str
+    #: True when the engine gave no timing and the word was placed in its chunk's sound by
+    #: its share of the characters (XTTS); left out when the engine timed it (Piper).
+    estimated: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -515,7 +515,8 @@ class Scheduler:
             def heard() -> None:
                 if not job.cancel.is_set() and word.end > word.start:
                     spoken = source.slice(word.start, word.end)
-                    self._emit(WordStarted(job.id, word.start, word.end, spoken))
+                    estimated = True if word.estimated else None
+                    self._emit(WordStarted(job.id, word.start, word.end, spoken, estimated))
 
             return heard
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -12,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from readaloud.engines.base import AudioChunk, SynthesisRequest, Voice
+from readaloud.engines.base import AudioChunk, SynthesisRequest, Voice, WordTiming
 from readaloud.engines.xtts.checkpoint import ModelFiles, default_model_dir
 from readaloud.engines.xtts.languages import (
     LANGUAGES,
@@ -37,6 +39,9 @@ _WARM_UP_TEXT = "Hello."
 _WARM_UP_TOKENS = 6
 # Estimated text positions err this much on the early side (a word repeated, never one lost).
 _POSITION_MARGIN = 0.75
+#: Words, for the estimated word timings; and the level where a chunk's sound begins.
+_WORD_RUN = re.compile(r"\S+")
+_WORD_ONSET = 0.01
 
 
 class VoiceMismatch(UnknownVoice):
@@ -278,7 +283,7 @@ class XttsEngine:
                 if pending is not None:
                     spoken_s += len(pending) / rate
                     end = _estimated_end(piece, offset, spoken_s * speed, code, position)
-                    yield AudioChunk(pending, rate, position, end)
+                    yield _with_words(AudioChunk(pending, rate, position, end), piece, offset)
                     position = end
                 pending = audio
         except ReadaloudError:
@@ -288,7 +293,8 @@ class XttsEngine:
                 f"XTTS failed while speaking: {type(error).__name__}: {error}"
             ) from error
         if pending is not None and not cancel.is_set():
-            yield AudioChunk(pending, rate, position, offset + len(piece))
+            chunk = AudioChunk(pending, rate, position, offset + len(piece))
+            yield _with_words(chunk, piece, offset)
 
     def _log_memory(self) -> None:
         if self._loaded is None or not self._loaded.placement.is_cuda:
@@ -313,6 +319,27 @@ def _pieces(text: str, code: str) -> list[tuple[int, str]]:
         (s.start, text[s.start : s.end])
         for s in split(text, code, max_chars=limit, first_fragment_words=0)
     ]
+
+
+def _with_words(chunk: AudioChunk, piece: str, offset: int) -> AudioChunk:
+    """The chunk with the words that begin in its text span, each placed in its sound by its
+    share of the span's characters: an estimate (XTTS gives no timing), marked as such."""
+    span = piece[chunk.start - offset : chunk.end - offset]
+    if not span.strip():
+        return chunk
+    loud = np.flatnonzero(np.abs(chunk.samples) > _WORD_ONSET)
+    first = loud[0] / chunk.sample_rate if loud.size else 0.0
+    last = (loud[-1] + 1) / chunk.sample_rate if loud.size else chunk.duration
+    words = tuple(
+        WordTiming(
+            chunk.start + match.start(),
+            chunk.start + match.end(),
+            first + (last - first) * match.start() / len(span),
+            estimated=True,
+        )
+        for match in _WORD_RUN.finditer(span)
+    )
+    return dataclasses.replace(chunk, words=words)
 
 
 def _estimated_end(piece: str, offset: int, seconds: float, code: str, floor: int) -> int:

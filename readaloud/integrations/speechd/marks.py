@@ -1,9 +1,10 @@
 """When to report each SSML mark of a message, from the segment events the daemon sends.
 
 The daemon reports when each *segment* (a sentence, or the short first fragment) starts to be
-heard, with its character span, and, when its engine times its words (Piper does), when each
-*word* starts to be heard. With words, a mark is reported as the first word at or after it is
-heard: exact. Without (XTTS), a mark is reported:
+heard, with its character span, and when each *word* starts to be heard. When its engine times
+its words (Piper does), a mark is reported as the first word at or after it is heard: exact.
+Without (XTTS: its words are only estimated, and the module leaves those out), a mark is
+reported:
 
 * at once when a segment starts at or after it (marks between sentences, speechd's own
   ``__spd_`` marks, a mark before the first word);

@@ -514,7 +514,9 @@ class OutputModule:
             self._begin(message)
             for name in message.marks.segment_started(event.start, event.end, now):
                 self.channel.index_mark(name)
-        elif isinstance(event, WordStarted):
+        elif isinstance(event, WordStarted) and not event.estimated:
+            # Estimated words (XTTS) are no better than the marks' own estimate, which errs
+            # on the late, safe side: only words the engine timed move the marks.
             self._begin(message)
             for name in message.marks.word_started(event.start):
                 self.channel.index_mark(name)

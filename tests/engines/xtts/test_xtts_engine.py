@@ -198,3 +198,42 @@ def test_out_of_memory_is_a_clear_engine_error_and_the_next_request_works(
     assert isinstance(caught.value, EngineError)
     monkeypatch.undo()
     assert speak(xtts)[-1].end == len(TEXT)
+
+
+def test_words_are_estimated_in_each_chunk_and_marked_so(xtts: XttsEngine) -> None:
+    chunks = speak(xtts)
+    words = [(c, w) for c in chunks for w in c.words]
+    # Every word of the text once, in order, each in the chunk whose span holds its start.
+    assert [TEXT[w.start : w.end] for _, w in words] == TEXT.split(" ")
+    for chunk, word in words:
+        assert word.estimated
+        assert chunk.start <= word.start < chunk.end
+        assert 0.0 <= word.at <= chunk.duration
+    for chunk in chunks:
+        starts = [w.at for w in chunk.words]
+        assert starts == sorted(starts)
+
+
+def test_estimated_words_reach_the_events_as_they_are_heard(xtts: XttsEngine, pulse) -> None:
+    from readaloud.audio.player import Player
+    from readaloud.speech.events import WordStarted, parse_event
+    from readaloud.speech.scheduler import Scheduler
+    from readaloud.speech.speaker import run_mark
+    from readaloud.speech.utterance import Utterance
+
+    player = Player(on_mark=run_mark)
+    scheduler = Scheduler(xtts, player)
+    events: list = []
+    scheduler.add_listener(events.append)
+    try:
+        scheduler.submit(Utterance(TEXT, language="en"))
+        assert scheduler.wait_idle(120)
+    finally:
+        scheduler.close()
+        player.close()
+    words = [e for e in events if isinstance(e, WordStarted)]
+    assert [w.text for w in words] == TEXT.split(" ")
+    assert all(w.estimated for w in words)
+    # On the wire, as /v1/events and /v1/stream send it, and back.
+    assert words[0].to_dict()["estimated"] is True
+    assert parse_event(words[0].to_dict()) == words[0]
