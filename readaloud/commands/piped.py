@@ -128,6 +128,7 @@ def _via_daemon(
         accepted = _answer(socket)
         if accepted.get("type") != "accepted":
             raise _failure(accepted)
+
         def write(data: bytes) -> bool:
             try:
                 socket.send(data)
