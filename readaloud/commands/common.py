@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from readaloud.config import Config
 
@@ -38,8 +43,10 @@ def client_for(args: argparse.Namespace, config: Config):
     return DaemonClient(getattr(args, "socket", None) or config.socket_path)
 
 
-def speaker_for(engine, config: Config):
-    """The player and in-process Speaker the config describes, for ``engine``."""
+@contextmanager
+def speaking(engine, config: Config) -> Iterator[tuple[Any, Any, threading.Event]]:
+    """(player, speaker, interrupted) for speaking in this process, as the config describes:
+    Ctrl+C or SIGTERM sets ``interrupted`` and silences at once; all is closed on exit."""
     from readaloud.audio.player import player_for
     from readaloud.speech.speaker import Speaker, run_mark
 
@@ -50,4 +57,17 @@ def speaker_for(engine, config: Config):
         first_fragment_words=config.speech.first_fragment_words,
         max_buffer_seconds=config.audio.max_buffer_seconds,
     )
-    return player, speaker
+    interrupted = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        interrupted.set()
+        speaker.stop()  # silence first; the process exits right after
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield player, speaker, interrupted
+    finally:
+        speaker.close()
+        player.close()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import select
-import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -181,21 +180,19 @@ def _here(
     options: StreamOptions,
     first: bytes,
 ) -> int:
-    from readaloud.commands.common import engine_for, speaker_for
+    from readaloud.commands.common import engine_for, speaking
     from readaloud.speech.stream import TextStream
     from readaloud.speech.utterance import Utterance
 
     utterance = Utterance(text="", streamed=True, **settings)
     engine = engine_for(args, config).engine
     engine.validate(utterance.voice, utterance.language)
-    player, speaker = speaker_for(engine, config)
     stream = TextStream(
         utterance.language or config.speech.language or "en",
         options,
         first_fragment_words=config.speech.first_fragment_words,
     )
     failures: list[ReadaloudError] = []
-    interrupted = threading.Event()
 
     def write(data: bytes) -> bool:
         try:
@@ -204,21 +201,11 @@ def _here(
             failures.append(error)
             return False
 
-    def on_signal(signum: int, frame: object) -> None:
-        interrupted.set()
-        speaker.stop()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with speaking(engine, config) as (player, speaker, interrupted):
         player.open(engine.sample_rate)
         engine.load()
         pump = Pump(write, stream.end, first)
         report = speaker.speak(utterance, stream=stream)
-    finally:
-        speaker.close()
-        player.close()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
     if interrupted.is_set():
         return ExitCode.INTERRUPTED
     if failures:

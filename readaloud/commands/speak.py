@@ -6,13 +6,12 @@ import argparse
 import logging
 import queue
 import re
-import signal
 import sys
 import threading
 from pathlib import Path
 from typing import Any
 
-from readaloud.commands.common import add_voice_options, client_for, engine_for, speaker_for
+from readaloud.commands.common import add_voice_options, client_for, engine_for, speaking
 from readaloud.config import Config
 from readaloud.errors import (
     BadInput,
@@ -308,15 +307,7 @@ def _aloud(utterance, args: argparse.Namespace, config: Config) -> int:
 
     engine = engine_for(args, config).engine
     prepare(engine, utterance, config.speech.first_fragment_words)  # input errors come first
-    player, speaker = speaker_for(engine, config)
-    interrupted = threading.Event()
-
-    def on_signal(signum: int, frame: object) -> None:
-        interrupted.set()
-        speaker.stop()  # silence first; the process exits right after
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with speaking(engine, config) as (player, speaker, interrupted):
         player.open(engine.sample_rate)  # a missing sound server is reported before loading
         engine.load()
         if interrupted.is_set():
@@ -331,9 +322,4 @@ def _aloud(utterance, args: argparse.Namespace, config: Config) -> int:
             report.real_time_factor or 0,
             report.underruns,
         )
-    finally:
-        speaker.close()
-        player.close()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
     return ExitCode.INTERRUPTED if interrupted.is_set() else 0
