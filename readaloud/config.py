@@ -242,6 +242,11 @@ class Config:
         return xdg_config_home() / "readaloud" / "token"
 
     @property
+    def bookmarks_path(self) -> Path:
+        """Where reading stopped in each document (``readaloud resume``)."""
+        return xdg_state_home() / "readaloud" / "bookmarks.json"
+
+    @property
     def piper_voices_dir(self) -> Path:
         if self.piper.voices_dir:
             return Path(self.piper.voices_dir).expanduser()

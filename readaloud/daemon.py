@@ -21,6 +21,7 @@ import numpy as np
 import uvicorn
 
 from readaloud.config import Config, ConfigWatch, xdg_state_home
+from readaloud.documents.bookmarks import Bookmarks
 from readaloud.errors import NoOutputDevice, ReadaloudError
 from readaloud.speech.echo import Echo
 from readaloud.speech.events import Event, SegmentStarted, UtteranceEnded, UtteranceStarted
@@ -347,6 +348,7 @@ class Daemon:
             flush_s=config.stream.flush_s,
             stream_keep_up=config.stream.keep_up,
             stream_idle_s=config.stream.idle_s,
+            bookmarks=Bookmarks(config.bookmarks_path),
         )
         app = create_app(
             services,

@@ -13,7 +13,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     simple = {
         "stop": "stop speaking at once and drop what is queued",
         "pause": "pause; 'resume' continues at the same place",
-        "resume": "continue after 'pause'",
         "toggle": "pause when speaking, resume when paused (one key for both)",
         "status": "say what the daemon is doing",
     }

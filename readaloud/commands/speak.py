@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import argparse
 import logging
-import queue
 import re
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
-from readaloud.commands.common import add_voice_options, client_for, engine_for, speaking
+from readaloud.commands.common import client_for, engine_for, speaking
+from readaloud.commands.documents import add_document_options
+from readaloud.commands.output import add_speech_options, settings_for, to_file, via_daemon
 from readaloud.config import Config
 from readaloud.errors import (
     BadInput,
-    EngineError,
     ExitCode,
-    NoOutputDevice,
-    ReadaloudError,
 )
-from readaloud.speech.events import Connected, Event, SpeechFailed, UtteranceEnded
 
 log = logging.getLogger("readaloud")
 
@@ -43,7 +39,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="TEXT",
         help="words to speak, or - for standard input, spoken as it arrives",
     )
-    _add_speech_options(say)
+    add_speech_options(say)
     say.add_argument(
         "--lines",
         action="store_true",
@@ -69,14 +65,18 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     read = commands.add_parser(
         "read",
-        help="read a web page or a file aloud",
+        help="read a web page or a document aloud",
         description=(
             "Read a web page (http or https URL: the main text, title first, without menus or "
-            "comments) or a text, Markdown or HTML file aloud."
+            "comments) or a document aloud: PDF (scanned pages through Tesseract), EPUB, Word "
+            "(.docx), OpenDocument (.odt), text, Markdown or HTML. A document goes on where "
+            "its reading stopped last time, unless --chapter, --from or --from-start says "
+            "otherwise."
         ),
     )
     read.add_argument("target", metavar="URL|FILE", help="page address or file path")
-    _add_speech_options(read)
+    add_speech_options(read)
+    add_document_options(read)
     read.set_defaults(handler=cmd_read)
 
     text = commands.add_parser(
@@ -84,11 +84,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="show the segments that would be spoken",
         description=(
             "Print the segments the text would be spoken in, one per line, exactly as they are "
-            "given to the voice. Reads FILE (text, Markdown or HTML), or standard input when "
-            "FILE is '-' or missing."
+            "given to the voice. Reads FILE (PDF, EPUB, Word, OpenDocument, text, Markdown or "
+            "HTML), or standard input when FILE is '-' or missing."
         ),
     )
-    text.add_argument("file", nargs="?", default="-", metavar="FILE", help="text file, or -")
+    text.add_argument("file", nargs="?", default="-", metavar="FILE", help="document, or -")
+    add_document_options(text)
     text.add_argument("--lang", metavar="CODE", help="language of the text (default: config)")
     text.add_argument(
         "--offsets",
@@ -104,27 +105,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     voices.add_argument("--engine", metavar="NAME", help="engine: auto, piper, xtts, remote")
     voices.set_defaults(handler=cmd_voices)
-
-
-def _add_speech_options(parser: argparse.ArgumentParser) -> None:
-    add_voice_options(parser)
-    parser.add_argument(
-        "--out",
-        type=Path,
-        metavar="FILE",
-        help="write the speech to FILE (.wav, .flac or .ogg) instead of playing it",
-    )
-    parser.add_argument(
-        "--queue",
-        action="store_true",
-        help="with the daemon: speak after what is playing instead of interrupting it",
-    )
-    parser.add_argument(
-        "--wait", action="store_true", help="with the daemon: return when the speech has ended"
-    )
-    parser.add_argument(
-        "--local", action="store_true", help="speak in this process even if the daemon runs"
-    )
 
 
 # -- commands --------------------------------------------------------------------------------
@@ -151,10 +131,12 @@ def cmd_say(args: argparse.Namespace, config: Config) -> int:
 def cmd_read(args: argparse.Namespace, config: Config) -> int:
     target = args.target
     if _URL.match(target) and not Path(target).exists():
+        if args.password or args.chapter or args.from_words or args.from_start:
+            raise BadInput("--password, --chapter, --from and --from-start are for files.")
         return speak(args, config, url=target)
-    from readaloud.text.extract import from_file
+    from readaloud.commands.documents import read_document
 
-    return speak(args, config, text=from_file(Path(target)).text)
+    return read_document(args, config, settings_for(args, config))
 
 
 def cmd_text(args: argparse.Namespace, config: Config) -> int:
@@ -164,9 +146,9 @@ def cmd_text(args: argparse.Namespace, config: Config) -> int:
     if args.file == "-":
         text = read_file("-")
     else:
-        from readaloud.text.extract import from_file
+        from readaloud.commands.documents import request_for, whole_text
 
-        text = from_file(Path(args.file)).text
+        text = whole_text(config, request_for(args, Path(args.file)), args.lang)
     segments = split(
         text,
         args.lang or config.speech.language or None,
@@ -216,16 +198,11 @@ def speak(
     came of it so far): to a file, through the daemon, or here."""
     from readaloud.speech.utterance import Utterance
 
-    settings = {
-        "voice": args.voice or config.speech.voice or None,
-        # None: the engine detects the language, falling back to [speech] language.
-        "language": args.lang or None,
-        "rate": args.rate if args.rate is not None else config.speech.rate,
-    }
+    settings = settings_for(args, config)
     if piped is not None:
         from readaloud.commands.piped import speak_piped
 
-        Utterance(text="", streamed=True, **settings)  # type: ignore[arg-type]
+        Utterance(text="", streamed=True, **settings)
         daemon = None
         if not args.local and not args.engine:
             client = client_for(args, config)
@@ -235,71 +212,20 @@ def speak(
         client = client_for(args, config)
         if client.running():
             # The checks made in this process, before sending (JSON cannot even carry NaN).
-            Utterance(text=url or text or "", **settings)  # type: ignore[arg-type]
+            Utterance(text=url or text or "", **settings)
             body: dict[str, Any] = {"text": text} if url is None else {"url": url}
             body.update({k: v for k, v in settings.items() if v is not None})
             body["mode"] = "queue" if args.queue else "interrupt"
-            return _via_daemon(client, body, args.wait)
+            return via_daemon(client, body, args.wait)
     if url is not None:
         from readaloud.text.fetch import fetch_url
 
         text = fetch_url(url).text
     assert text is not None
-    utterance = Utterance(text=text, **settings)  # type: ignore[arg-type]
+    utterance = Utterance(text=text, **settings)
     if args.out:
-        return _to_file(args.out, utterance, args, config)
+        return to_file(args.out, utterance, args, config)
     return _aloud(utterance, args, config)
-
-
-def _via_daemon(client, body: dict[str, Any], wait: bool) -> int:
-    if not wait:
-        answer = client.call("POST", "/v1/speak", body)
-        log.info("the daemon speaks it as %s", answer["id"])
-        return 0
-    events: queue.Queue[Event] = queue.Queue()
-
-    def follow() -> None:
-        for event in client.events():
-            events.put(event)
-
-    threading.Thread(target=follow, daemon=True).start()
-    if not isinstance(events.get(timeout=10), Connected):
-        raise BadInput("The daemon's event stream did not start.")
-    utterance_id = client.call("POST", "/v1/speak", body)["id"]
-    try:
-        while True:
-            event = events.get()
-            if getattr(event, "id", None) != utterance_id:
-                continue
-            if isinstance(event, SpeechFailed):  # the same one line and exit code as in-process
-                kinds = {NoOutputDevice.code: NoOutputDevice, EngineError.code: EngineError}
-                raise kinds.get(event.code, ReadaloudError)(event.message)
-            if isinstance(event, UtteranceEnded):
-                return 0 if event.completed else ExitCode.FAILED
-    except KeyboardInterrupt:
-        client.call("POST", "/v1/stop")
-        return ExitCode.INTERRUPTED
-
-
-def _to_file(out: Path, utterance, args: argparse.Namespace, config: Config) -> int:
-    from readaloud.audio.files import check_output_path, write_audio
-    from readaloud.speech.synthesis import prepare, synthesize
-
-    check_output_path(out)
-    engine = engine_for(args, config).engine
-    fragment_words = config.speech.first_fragment_words
-    segments = prepare(engine, utterance, fragment_words)
-    engine.load()
-    cancel = threading.Event()
-    blocks = (
-        piece.chunk.samples
-        for piece in synthesize(
-            engine, utterance, cancel, first_fragment_words=fragment_words, segments=segments
-        )
-    )
-    seconds = write_audio(out, engine.sample_rate, blocks)
-    print(f"Wrote {seconds:.1f} s of speech to {out}", file=sys.stderr)
-    return 0
 
 
 def _aloud(utterance, args: argparse.Namespace, config: Config) -> int:

@@ -7,14 +7,18 @@ GET /v1/status, /v1/voices, /healthz (no token).
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from starlette.exceptions import HTTPException
 
 from readaloud.config import MAX_RATE, MIN_RATE
-from readaloud.errors import ReadaloudError
+from readaloud.errors import BadInput, ReadaloudError
+from readaloud.server.security import is_unix_socket
 from readaloud.server.services import VOICE_ID, ServicesDep
+from readaloud.speech.documents import DocumentRequest, open_stream
 from readaloud.speech.scheduler import Mode
 from readaloud.speech.utterance import MAX_PITCH, Utterance
 from readaloud.text.extract import MAX_HTML_BYTES, TooLarge
@@ -22,13 +26,33 @@ from readaloud.text.sources import MAX_TEXT_BYTES
 
 
 class SpeakRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     text: str | None = Field(None, description="Text to read.")
     url: str | None = Field(None, description="An http(s) page to fetch and read.", max_length=8192)
     html: str | None = Field(None, description="Page HTML to extract the main text from.")
     source: Literal["selection", "clipboard"] | None = Field(
         None, description="Read the desktop's primary selection or clipboard."
+    )
+    file: Annotated[str, Field(max_length=4096)] | None = Field(
+        None,
+        description=(
+            "An absolute path of a document (PDF, EPUB, DOCX, ODT, text, Markdown, HTML) for "
+            "the daemon to open and read; only over the daemon's local socket. It goes on "
+            "where its reading stopped last time unless chapter, from or from_start is given."
+        ),
+    )
+    password: Annotated[str, Field(max_length=1024)] | None = Field(
+        None, description="With file: the password of a protected PDF."
+    )
+    chapter: Annotated[int, Field(ge=1, le=100_000, strict=True)] | None = Field(
+        None, description="With file: start at this chapter (from 1)."
+    )
+    from_words: Annotated[str, Field(max_length=1000)] | None = Field(
+        None, alias="from", description="With file: start at the sentence holding these words."
+    )
+    from_start: bool = Field(
+        False, strict=True, description="With file: read from the beginning, not the bookmark."
     )
     voice: Annotated[str, Field(pattern=VOICE_ID)] | None = Field(
         None, description="Voice id from GET /v1/voices."
@@ -54,9 +78,14 @@ class SpeakRequest(BaseModel):
 
     @model_validator(mode="after")
     def one_source(self) -> SpeakRequest:
-        given = [name for name in ("text", "url", "html", "source") if getattr(self, name)]
+        given = [name for name in ("text", "url", "html", "source", "file") if getattr(self, name)]
         if len(given) != 1:
-            raise ValueError("give exactly one of text, url, html or source")
+            raise ValueError("give exactly one of text, url, html, source or file")
+        starts = [self.chapter is not None, self.from_words is not None, self.from_start]
+        if sum(starts) > 1:
+            raise ValueError("give at most one of chapter, from and from_start")
+        if self.file is None and (any(starts) or self.password is not None):
+            raise ValueError("password, chapter, from and from_start go with file")
         return self
 
 
@@ -89,9 +118,12 @@ def healthz() -> dict[str, str]:
 
 
 @router.post("/v1/speak", status_code=202, response_model=Accepted)
-def speak(request: SpeakRequest, services: ServicesDep) -> Accepted:
-    """Read text, a page (url or html) or the desktop selection/clipboard aloud."""
+def speak(request: SpeakRequest, services: ServicesDep, http: Request) -> Accepted:
+    """Read text, a page (url or html), a document (file) or the desktop selection/clipboard
+    aloud."""
     began = time.perf_counter()
+    if request.file is not None:
+        return _speak_file(request, services, http, began)
     if request.text is not None:
         text = request.text
         _check_size(text, MAX_TEXT_BYTES, "The text")
@@ -116,6 +148,52 @@ def speak(request: SpeakRequest, services: ServicesDep) -> Accepted:
     )
     extract_ms = (time.perf_counter() - began) * 1000
     return Accepted(id=services.scheduler.submit(utterance, request.mode, extract_ms=extract_ms))
+
+
+def _speak_file(
+    request: SpeakRequest, services: ServicesDep, http: Request, began: float
+) -> Accepted:
+    assert request.file is not None
+    if not is_unix_socket(dict(http.scope)):
+        # A page that learnt the token must not have the user's files read out.
+        raise HTTPException(403, "Files are opened only when asked over the daemon's socket.")
+    path = Path(request.file)
+    utterance = Utterance(
+        text="",
+        voice=request.voice or services.default_voice,
+        language=request.language,
+        rate=request.rate if request.rate is not None else services.default_rate,
+        pitch=request.pitch or 0.0,
+        volume=request.volume if request.volume is not None else 1.0,
+        streamed=True,
+    )
+    try:
+        if not path.is_absolute():
+            raise BadInput(f"{request.file} is not an absolute path; give the whole path.")
+        stream = open_stream(
+            DocumentRequest(
+                path,
+                password=request.password,
+                chapter=request.chapter,
+                words=request.from_words,
+                from_start=request.from_start,
+            ),
+            bookmarks=services.bookmarks,
+            language=request.language or services.default_language,
+            first_fragment_words=services.scheduler.first_fragment_words,
+        )
+    except ReadaloudError as error:
+        services.feedback(error, request.mode)
+        raise
+    extract_ms = (time.perf_counter() - began) * 1000
+    try:
+        uid = services.scheduler.submit(
+            utterance, request.mode, extract_ms=extract_ms, stream=stream
+        )
+    except BaseException:
+        stream.close()
+        raise
+    return Accepted(id=uid)
 
 
 # Stop and pause run on the event loop, not in the thread pool: under load a pool thread

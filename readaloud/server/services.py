@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from readaloud.documents.bookmarks import Bookmarks
 from readaloud.errors import ReadaloudError
 from readaloud.speech.scheduler import Mode, Scheduler
 
@@ -37,6 +38,8 @@ class Services:
     flush_s: float = 0.7
     stream_keep_up: bool = False
     stream_idle_s: float = 300.0
+    #: Where reading stopped in each document (None: not kept).
+    bookmarks: Bookmarks | None = None
 
 
 async def services_of(request: Request) -> Services:

@@ -15,9 +15,11 @@ nothing.
 from __future__ import annotations
 
 import codecs
+import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from readaloud.errors import BadInput
@@ -35,6 +37,8 @@ KEEP_UP_AHEAD_S = 0.4
 #: Segments kept behind the one being heard (for skipping back and the status), and text.
 _KEEP_SEGMENTS = 16
 _POLL_S = 0.05
+
+log = logging.getLogger(__name__)
 
 
 class TooMuch(BadInput):
@@ -68,8 +72,12 @@ class TextStream:
         *,
         first_fragment_words: int = 6,
         max_backlog_chars: int = MAX_TEXT_BYTES,
+        pull: Callable[[], str | None] | None = None,
     ) -> None:
+        """``pull``: where the text comes from when no writer gives it (a document, read a
+        piece at a time as the speech needs it); it returns None at the end."""
         self.options = options or StreamOptions()
+        self._pull = pull
         self.max_backlog_chars = max_backlog_chars
         self._cutter: SentenceCutter | LineCutter = (
             LineCutter(language)
@@ -200,6 +208,9 @@ class TextStream:
                         continue
                     if self._ended:
                         return None
+                    if self._pull is not None:
+                        self._pull_more()
+                        continue
                     self._flush_asked = False  # all that had come is cut
                     if not waiting:
                         waiting = True
@@ -277,6 +288,28 @@ class TextStream:
             units += self._cutter.flush()
             self._flush_asked = False
         self._ready.extend(units)
+
+    def _pull_more(self) -> None:
+        """The next piece from ``pull``, made without the lock: stop and skip go on meanwhile."""
+        assert self._pull is not None
+        notice = None
+        self._lock.release()
+        try:
+            piece = self._pull()
+        except BadInput as error:
+            piece, notice = None, str(error)
+        except Exception:  # the reader broke: say that the rest is missing, never go quiet
+            log.exception("reading the rest of the text failed")
+            piece, notice = None, "The rest of the text could not be read."
+        finally:
+            self._lock.acquire()
+        if self._closed:
+            return
+        if piece is None:
+            self._ended = True
+            piece = f"\n\n{notice}" if notice else ""
+        self._incoming.append(piece)
+        self._received += len(piece)
 
     def _decide(self) -> None:
         """Take the next unit; in keep-up line mode the newest, saying how many were left out."""
