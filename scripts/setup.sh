@@ -9,6 +9,8 @@ extras="${1:-}"
 packages=(python3-venv libportaudio2 libasound2-plugins libsndfile1 pulseaudio-utils)
 # xclip reads the selection and clipboard; gcc + headers build evdev (pulled in by pynput).
 packages+=(xclip gcc python3-dev)
+# Documents: Poppler's pdftotext lays out PDF pages; Tesseract reads scanned ones.
+packages+=(poppler-utils tesseract-ocr tesseract-ocr-eng)
 if [[ "$extras" == *test* ]]; then
   packages+=(pulseaudio)
   # Desktop tests: Xvfb + xdotool, the clipboard tools, sway for Wayland, systemd-analyze.
@@ -20,6 +22,9 @@ if [[ "$extras" == *test* ]]; then
   # Orca tests and the screen-reader benchmark: Orca on Xvfb (at-spi comes with it), zenity
   # dialogs to type into, a session bus, and speechd's espeak-ng module as the baseline.
   packages+=(orca at-spi2-core zenity dbus-daemon dbus-x11 speech-dispatcher-espeak-ng)
+  # Document tests make real files: groff typesets PDFs, pandoc writes EPUB, DOCX and ODT,
+  # img2pdf makes scans of pdftoppm's page images, qpdf encrypts and empties PDFs.
+  packages+=(groff pandoc img2pdf qpdf)
 fi
 
 missing=()

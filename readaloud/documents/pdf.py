@@ -10,6 +10,7 @@ Pages are laid out a few at a time, so the first is heard while the rest of a bo
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -221,7 +222,22 @@ def _open_error(path: Path, password: str | None, detail: str) -> DocumentError:
         return DocumentError(
             f"The password for {path} is wrong.", "The password for the PDF is wrong."
         )
+    if _poppler_pages(path, password) == 0:  # PDFium refuses an empty page tree outright
+        return DocumentError(f"{path} is a PDF with no pages.", "The PDF has no pages.")
+    reason = re.sub(r"^Failed to load document \(PDFium: (.*)\)\.?$", r"\1", detail).lower()
     return DocumentError(
-        f"{path} is damaged: it could not be opened as a PDF ({detail}).",
+        f"{path} is damaged: it could not be opened as a PDF ({reason}).",
         "The PDF is damaged and cannot be read.",
     )
+
+
+def _poppler_pages(path: Path, password: str | None) -> int | None:
+    command = ["pdfinfo", *(["-upw", password] if password else []), str(path)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if "Invalid page count 0" in done.stderr:
+        return 0
+    found = re.search(r"^Pages:\s+(\d+)", done.stdout, re.MULTILINE)
+    return int(found.group(1)) if found else None

@@ -11,13 +11,40 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-WORDS = (
-    "the lighthouse keeper walked along the international shore carefully remembering "
-    "extraordinary storms while seabirds circled above quiet harbour boats waiting patiently "
-    "for morning light over the grey water"
-).split()
+WORDS = [
+    "the",
+    "lighthouse",
+    "keeper",
+    "walked",
+    "along",
+    "the",
+    "international",
+    "shore",
+    "carefully",
+    "remembering",
+    "extraordinary",
+    "storms",
+    "while",
+    "seabirds",
+    "circled",
+    "above",
+    "quiet",
+    "harbour",
+    "boats",
+    "waiting",
+    "patiently",
+    "for",
+    "morning",
+    "light",
+    "over",
+    "the",
+    "grey",
+    "water",
+]
 TITLE = "Harbour Notes"
 AUTHOR = "Ann Author"
+#: Its "ffi", "fi" and "fl" are set as ligatures.
+FOOTNOTE = "The official flight office kept the keeper's lamp."
 _NUMBERED = re.compile(r"Sentence(\d+)")
 
 
@@ -103,13 +130,11 @@ def groff_pdf(
                 lines.append(sentence)
                 if number == footnote_after:
                     lines[-1] += "\\**"
-                    lines += [".FS", "A footnote about the keeper's lamp.", ".FE"]
+                    lines += [".FS", FOOTNOTE, ".FE"]
     source = path.with_suffix(".ms")
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with path.open("wb") as out:
-        subprocess.run(
-            ["groff", "-ms", "-Tpdf", str(source)], stdout=out, check=True, timeout=120
-        )
+        subprocess.run(["groff", "-ms", "-Tpdf", str(source)], stdout=out, check=True, timeout=120)
     return path
 
 
