@@ -210,6 +210,7 @@ class HotkeysConfig:
     read_clipboard: str = setting(DEFAULT_BINDINGS["read_clipboard"], binding_problem)
     stop: str = setting(DEFAULT_BINDINGS["stop"], binding_problem)
     pause_resume: str = setting(DEFAULT_BINDINGS["pause_resume"], binding_problem)
+    resume_reading: str = setting(DEFAULT_BINDINGS["resume_reading"], binding_problem)
 
     def bindings(self) -> dict[str, str]:
         return dataclasses.asdict(self)

@@ -22,7 +22,7 @@ import uvicorn
 
 from readaloud.config import Config, ConfigWatch, xdg_state_home
 from readaloud.documents.bookmarks import Bookmarks
-from readaloud.errors import NoOutputDevice, ReadaloudError
+from readaloud.errors import BadInput, NoOutputDevice, ReadaloudError
 from readaloud.speech.echo import Echo
 from readaloud.speech.events import Event, SegmentStarted, UtteranceEnded, UtteranceStarted
 from readaloud.speech.scheduler import Mode, Scheduler
@@ -107,6 +107,8 @@ class Daemon:
         self.engine_name = engine_name or config.speech.engine
         self.listen = listen or (config.server.host, config.server.port)
         self.socket_path = socket_path or config.socket_path
+        #: Where reading stopped in each document (resume, read FILE).
+        self.bookmarks = Bookmarks(config.bookmarks_path)
         self.want_hotkeys = hotkeys
         self.config_watch = ConfigWatch(config)
         self.scheduler: Scheduler | None = None
@@ -281,6 +283,7 @@ class Daemon:
             "pause_resume": self.scheduler.toggle,
             "read_selection": lambda: self._read_desktop("selection"),
             "read_clipboard": lambda: self._read_desktop("clipboard"),
+            "resume_reading": self._resume_reading,
         }
         handler = actions.get(action)
         if handler is None:
@@ -302,6 +305,33 @@ class Daemon:
             ),
             Mode.INTERRUPT,
         )
+
+    def _resume_reading(self) -> None:
+        """The last document whose reading stopped, from the sentence being heard then."""
+        assert self.scheduler is not None
+        from readaloud.speech.documents import DocumentRequest, open_stream
+
+        latest = self.bookmarks.latest()
+        if latest is None:
+            raise BadInput("Nothing to resume: no reading stopped part way.")
+        stream = open_stream(
+            DocumentRequest(Path(latest.path)),
+            bookmarks=self.bookmarks,
+            language=self.config.speech.language or "en",
+            first_fragment_words=self.scheduler.first_fragment_words,
+        )
+        utterance = Utterance(
+            "",
+            voice=self.config.speech.voice or None,
+            language=None,
+            rate=self.config.speech.rate,
+            streamed=True,
+        )
+        try:
+            self.scheduler.submit(utterance, Mode.INTERRUPT, stream=stream)
+        except BaseException:
+            stream.close()
+            raise
 
     # -- serving -----------------------------------------------------------------------------
 
@@ -348,7 +378,7 @@ class Daemon:
             flush_s=config.stream.flush_s,
             stream_keep_up=config.stream.keep_up,
             stream_idle_s=config.stream.idle_s,
-            bookmarks=Bookmarks(config.bookmarks_path),
+            bookmarks=self.bookmarks,
         )
         app = create_app(
             services,

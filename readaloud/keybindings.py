@@ -12,8 +12,9 @@ from collections.abc import Mapping
 
 from readaloud.errors import ConfigError
 
-#: What a hotkey can ask for. ``pause_resume`` toggles.
-ACTIONS = ("read_selection", "read_clipboard", "stop", "pause_resume")
+#: What a hotkey can ask for. ``pause_resume`` toggles; ``resume_reading`` goes on with the last
+#: document where its reading stopped.
+ACTIONS = ("read_selection", "read_clipboard", "stop", "pause_resume", "resume_reading")
 
 #: Super+Alt+letter: GNOME uses only Super+Alt+S (screen reader on/off), 8, = and - (zoom) and
 #: the arrows (workspaces); KDE Plasma uses Meta+Alt+S (screen reader), K and L (keyboard
@@ -28,6 +29,8 @@ DEFAULT_BINDINGS: dict[str, str] = {
     "read_clipboard": "<super>+<alt>+c",
     "stop": "<super>+<alt>+x",
     "pause_resume": "<super>+<alt>+<space>",
+    # B for book (KDE Plasma has Meta+Alt+R, for screen recording).
+    "resume_reading": "<super>+<alt>+b",
 }
 
 #: Modifier names as written in a binding → pynput's name. Super is pynput's "cmd".

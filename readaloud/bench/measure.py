@@ -192,9 +192,7 @@ def long_article(daemon: DaemonProcess, text: str, play_seconds: float) -> dict:
         "played_s": play_seconds,
         "synthesized_audio_s": end.audio_s,
         "synthesis_s": end.synthesis_s,
-        "real_time_factor": round((end.synthesis_s or 0) / end.audio_s, 4)
-        if end.audio_s
-        else None,
+        "real_time_factor": round((end.synthesis_s or 0) / end.audio_s, 4) if end.audio_s else None,
         "first_chunk_ms": timing.engine_first_chunk_ms,
         "underruns": after["underruns"] - before["underruns"],
         "xruns": after["xruns"] - before["xruns"],

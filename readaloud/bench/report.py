@@ -73,6 +73,7 @@ def print_report(results: dict, out: TextIO) -> None:
         f"{a['rss_mb_after']} MB over the article\n\n"
     )
     _streaming(results.get("streaming", {}), out)
+    _documents(results.get("documents", {}), out)
     _screen_reader(results.get("screen_reader", {}), out)
     out.write("  targets:\n")
     for name, verdict in results["targets"].items():
@@ -91,6 +92,24 @@ def _streaming(streamed: dict, out: TextIO) -> None:
     out.write(
         f"  streamed / whole: {streamed['ratio_vs_whole']}; words lost "
         f"{streamed['words_lost']} of {streamed['words_sent']}\n\n"
+    )
+
+
+def _documents(found: dict, out: TextIO) -> None:
+    if "skipped" in found:
+        out.write(f"  documents: not measured ({found['skipped']})\n\n")
+        return
+    if not found:
+        return
+    made = found["extraction"]
+    _header(out, f"a {made['pages']}-page two-column PDF (ms)")
+    _row(out, "request → first sound, the daemon opens it", found["first_sound"]["document_ms"])
+    _row(out, "its first sentence sent as text", found["first_sound"]["first_sentence_as_text_ms"])
+    ocr = found["ocr_s_per_page"]
+    out.write(
+        f"  document / text: {found['ratio_vs_text']}; laid out at {made['pages_per_s']} pages/s, "
+        f"first page's text {made['open_and_first_page_ms']} ms after opening; Tesseract "
+        f"{'not installed' if ocr is None else f'{ocr} s a page'}\n\n"
     )
 
 

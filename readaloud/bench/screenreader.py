@@ -203,4 +203,3 @@ def wait_until_said(heard: Capture, timeout: float, quiet_s: float = 0.6) -> boo
         if last is not None and len(samples) - last > quiet_s * heard.rate:
             return True
     return False
-

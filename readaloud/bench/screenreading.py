@@ -92,9 +92,11 @@ def say_all(orca: Orca, daemon: DaemonProcess, recorder: Recorder, path: str) ->
         began = time.monotonic()
         orca.key("KP_Add")
         last = events.wait_for(
-            lambda e: e["type"] == "utterance_start"
-            and e["seen"] > began
-            and e["text"].strip() == BOOK[-1],
+            lambda e: (
+                e["type"] == "utterance_start"
+                and e["seen"] > began
+                and e["text"].strip() == BOOK[-1]
+            ),
             60,
         )
         events.wait_for(lambda e: e["type"] == "utterance_end" and e["id"] == last["id"], 30)

@@ -148,11 +148,7 @@ def run(daemon: DaemonProcess, recorder: Recorder, runs: int) -> dict:
         if after is not None:
             streamed.append(after)
     result = summary(streamed)
-    ratio = (
-        round(result["median"] / whole["median"], 3)
-        if result and whole.get("median")
-        else None
-    )
+    ratio = round(result["median"] / whole["median"], 3) if result and whole.get("median") else None
     return {
         "text": list(ANSWER),
         "words_per_s": WORDS_PER_S,

@@ -43,6 +43,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="also measure key echo through Orca and spd-say, against espeak-ng, on a private "
         "Xvfb (auto: when Orca, zenity, xdotool, Xvfb and speechd's espeak-ng are installed)",
     )
+    bench.add_argument(
+        "--document-pages",
+        type=int,
+        default=300,
+        help="pages of the PDF read for the document figures (default 300; 0 leaves them out)",
+    )
     bench.add_argument("--json", action="store_true", help="print JSON instead of tables")
     bench.set_defaults(handler=cmd_bench)
 
@@ -59,6 +65,7 @@ def cmd_bench(args: argparse.Namespace, config: Config) -> int:
             sound_server=args.sound_server,
             engine=args.engine,
             screen_reader=args.screen_reader,
+            document_pages=max(0, args.document_pages),
         )
     )
     if args.json:

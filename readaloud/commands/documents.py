@@ -39,7 +39,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def add_document_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--password", metavar="WORD", help="the password of a protected PDF")
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--chapter", type=_chapter, metavar="N", help="start at chapter N (from 1)")
+    where.add_argument("--chapter", type=int, metavar="N", help="start at chapter N (from 1)")
     where.add_argument(
         "--from",
         dest="from_words",
@@ -53,19 +53,12 @@ def add_document_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _chapter(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a chapter number") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError("chapters are counted from 1")
-    return number
-
-
 def request_for(args: argparse.Namespace, path: Path):
     from readaloud.speech.documents import DocumentRequest
 
+    chapter = getattr(args, "chapter", None)
+    if chapter is not None and chapter < 1:
+        raise BadInput(f"There is no chapter {chapter}: chapters are counted from 1.")
     return DocumentRequest(
         path=path.expanduser().absolute(),
         password=getattr(args, "password", None),

@@ -37,6 +37,11 @@ KEYS = (
     "screen_reader.espeak_ng.spd_say_first_sound_ms.median",
     "screen_reader.ratios.keystroke_first_sound_ms_vs_espeak_ng",
     "screen_reader.ratios.spd_say_first_sound_ms_vs_espeak_ng",
+    # A long PDF, opened by the daemon, against its first sentence sent as text.
+    "documents.first_sound.document_ms.median",
+    "documents.first_sound.first_sentence_as_text_ms.median",
+    "documents.ratio_vs_text",
+    "documents.extraction.pages_per_s",
 )
 
 
@@ -58,7 +63,8 @@ def test_bench_measures_at_the_desktop_sound_server_with_same_run_baselines(
     try:
         run = subprocess.run(
             [sys.executable, "-m", "readaloud", "bench", "--sound-server", "user", "--json",
-             "--runs", "2", "--play-seconds", "2", "--article-words", "150"],
+             "--runs", "2", "--play-seconds", "2", "--article-words", "150",
+             "--document-pages", "12"],
             env=env, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
     finally:

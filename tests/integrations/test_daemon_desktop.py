@@ -76,6 +76,23 @@ def test_pause_key_toggles(daemon: DaemonProcess, xserver: XServer) -> None:
     daemon.post("/v1/stop")
 
 
+def test_resume_key_goes_on_with_the_last_document(
+    daemon: DaemonProcess, xserver: XServer, tmp_path
+) -> None:
+    notes = tmp_path / "notes.md"
+    notes.write_text("\n\n".join(f"Paragraph {n} of the notes, read aloud." for n in range(1, 9)))
+    events = Events(daemon)
+    uid = daemon.unix.post("/v1/speak", json={"file": str(notes)}).json()["id"]
+    heard = events.wait_for(lambda e: e["type"] == "segment_start" and e["index"] == 2)
+    daemon.post("/v1/stop")
+    events.wait_for(lambda e: e["type"] == "utterance_end" and e["id"] == uid)
+    xserver.key("super+alt+b")
+    started = events.wait_for(lambda e: e["type"] == "utterance_start" and e["id"] != uid)
+    first = events.wait_for(lambda e: e["type"] == "segment_start" and e["id"] == started["id"])
+    assert heard["text"].startswith(first["text"]) and "Paragraph 3" in first["text"]
+    daemon.post("/v1/stop")
+
+
 def test_nothing_selected_is_said_aloud(
     daemon: DaemonProcess, xserver: XServer, pulse: PulseServer
 ) -> None:

@@ -92,9 +92,7 @@ def test_typing_at_8_keys_a_second_every_letter_is_heard(
     time.sleep(1.0)
     spoken = _spoken(events, began)
     assert [e["text"].strip() for e in spoken] == list(letters)
-    heard = {
-        e["id"]: e["seen"] for e in reversed(events.items) if e["type"] == "segment_start"
-    }
+    heard = {e["id"]: e["seen"] for e in reversed(events.items) if e["type"] == "segment_start"}
     late = [
         (letter, round((heard[e["id"]] - at) * 1000) if e["id"] in heard else None)
         for letter, at, e in zip(letters, pressed, spoken, strict=True)

@@ -278,9 +278,7 @@ def test_orca_word_marks_are_reported_as_each_word_is_heard(
     words = _offsets(re.findall(r"\S+", "After a long pause, the second one comes with more."))
     names = [f"{offset}:{offset + len(word)}" for offset, word in words]
     ready.speak(
-        "<speak>"
-        + "".join(f'<mark name="{o}:{o + len(w)}"/>{w} ' for o, w in words)
-        + "</speak>"
+        "<speak>" + "".join(f'<mark name="{o}:{o + len(w)}"/>{w} ' for o, w in words) + "</speak>"
     )
     lines = ready.events_until(("702 END",))
     marks = {line[4:]: at for at, line in lines if line.startswith("700-")}
@@ -404,12 +402,9 @@ def test_typing_at_8_keys_a_second_every_letter_is_heard_before_the_next_key(
         ready.events_until(("702 END",), timeout=10)
         time.sleep(0.2)
     started = {e["id"]: e["text"] for e in events.items if e["type"] == "utterance_start"}
-    heard = {
-        started.get(e["id"]): e["seen"] for e in events.items if e["type"] == "segment_start"
-    }
+    heard = {started.get(e["id"]): e["seen"] for e in events.items if e["type"] == "segment_start"}
     delays = [
-        (heard[c] - at) * 1000 if c in heard else None
-        for c, at in zip(letters, sent, strict=True)
+        (heard[c] - at) * 1000 if c in heard else None for c, at in zip(letters, sent, strict=True)
     ]
     LATENCIES["new letter at 8 keys/s → heard (ms, median)"] = sorted(
         d for d in delays if d is not None
@@ -554,7 +549,9 @@ def test_pitch_moves_the_voice_and_volume_scales_it(
             float(np.sqrt(np.mean(loud**2))),
         )
     (plain_hz, plain_s, plain_rms), (high_hz, high_s, _), (_, quiet_s, quiet_rms) = (
-        heard["plain"], heard["higher"], heard["quieter"]
+        heard["plain"],
+        heard["higher"],
+        heard["quieter"],
     )
     assert 1.25 < high_hz / plain_hz < 1.55, heard  # 2 ** (6 / 12) = 1.41 (measured 1.36)
     assert 0.8 < high_s / plain_s < 1.15, heard  # the tempo stays (measured 0.91)
@@ -846,9 +843,7 @@ def test_priorities_an_important_message_cuts_in_and_a_notification_waits_for_no
         # While it is spoken, a notification is dropped (speechd), never queued after it.
         assert alert.command("SET self PRIORITY notification")[-1].startswith("2")
         assert alert.speak("You have mail.")[-1].startswith("225")
-        events.wait_for(
-            lambda e: e["type"] == "utterance_end" and e["id"] == important["id"], 10
-        )
+        events.wait_for(lambda e: e["type"] == "utterance_end" and e["id"] == important["id"], 10)
         time.sleep(2.0)
     finally:
         reader.close()
@@ -888,9 +883,7 @@ def test_paused_and_resumed_speechd_reads_on_from_the_last_sentence_heard(
         resumed = events.wait_for(
             lambda e: e["type"] == "utterance_start" and e["seen"] > second["seen"], 20
         )
-        events.wait_for(
-            lambda e: e["type"] == "utterance_end" and e["id"] == resumed["id"], 30
-        )
+        events.wait_for(lambda e: e["type"] == "utterance_end" and e["id"] == resumed["id"], 30)
     finally:
         client.close()
     # From the sentence after the last mark heard (speechd marks sentence ends), as written.
@@ -911,7 +904,7 @@ def test_a_resumed_message_is_found_in_the_ssml_it_came_as() -> None:
     # As speechd 0.11.4 sent them: a text-mode message, then the same on RESUME, its markup
     # and some of its punctuation turned into spaces.
     source = (
-        "<speak>This   that   those, don't you think?<mark name=\"__spd_0\"/> It goes on."
+        '<speak>This   that   those, don\'t you think?<mark name="__spd_0"/> It goes on.'
         '<mark name="__spd_1"/> The end.</speak>'
     )
     whole = (

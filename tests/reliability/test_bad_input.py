@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import socket
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,7 +116,9 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 # fmt: off
 TABLE: list[Case] = [
     # -- the native API over TCP ---------------------------------------------------------------
-    api("empty string", 400, "exactly one of text, url, html or source", {"text": ""}),
+    api("empty string", 400, "exactly one of text, url, html, source or file", {"text": ""}),
+    api("a file over HTTP", 403, "only when asked over the daemon's socket",
+        {"file": "/etc/passwd"}),
     api("NUL byte in the text", 400, "NUL character", {"text": "Hello\x00world."}),
     api("lone surrogate in the text", 400, "not valid Unicode", {"text": "Hi \ud800 there."}),
     api("invalid UTF-8 in the body", 400, "send UTF-8 JSON", raw=b'{"text": "caf\xe9"}'),
@@ -205,7 +208,14 @@ TABLE: list[Case] = [
     cli("huge page", 2, "larger than 5 MB", "read", "--queue", "{pages}/huge"),
     cli("audio file given to read", 2, "is a WAV audio file", "read", "--queue",
         "{files}/speech.wav"),
-    cli("PDF file given to read", 2, "PDF", "read", "--queue", "{files}/report.pdf"),
+    cli("damaged PDF given to read", 2, "report.pdf is damaged: it could not be opened as a PDF",
+        "read", "--queue", "{files}/report.pdf"),
+    cli("ZIP named .epub given to read", 2, "is a ZIP archive, not an EPUB e-book", "read",
+        "--queue", "{files}/book.epub"),
+    cli("chapter of a text file", 2, "has no chapters readaloud can find", "read", "--queue",
+        "--chapter", "2", "{files}/notes.txt"),
+    cli("chapter 0", 2, "There is no chapter 0: chapters are counted from 1.", "read",
+        "--queue", "--chapter", "0", "{files}/notes.txt"),
     cli("rate NaN", 2, "out of range", "say", "--queue", "--rate", "nan", "Hi"),
     cli("voice given as a model path", 2, "Unknown voice", "say", "--queue", "--voice",
         "{files}/en_US-joe-medium", "Hi"),
@@ -292,6 +302,9 @@ def files(tmp_path_factory) -> Path:
     )
     (folder / "corrupt.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt garbage, no data chunk")
     (folder / "report.pdf").write_bytes(PDF)
+    with zipfile.ZipFile(folder / "book.epub", "w") as archive:
+        archive.writestr("chapter.txt", "Not a book.")
+    (folder / "notes.txt").write_text("A short note to read.\n")
     return folder
 
 

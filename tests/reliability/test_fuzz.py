@@ -60,7 +60,9 @@ def words(text: str) -> list[str]:
 # -- schemathesis ------------------------------------------------------------------------------
 
 
-SOURCES = ("text", "url", "html", "source")
+SOURCES = ("text", "url", "html", "source", "file")
+#: Fields that go with a file only.
+DOCUMENT_FIELDS = ("password", "chapter", "from", "from_start")
 
 
 def _short_speech(case):
@@ -79,6 +81,9 @@ def _one_source(case):
             del case.body[extra]
         if not given:
             case.body["text"] = "Fuzzing the speech queue."
+        if "file" not in given[:1]:
+            for field in DOCUMENT_FIELDS:
+                case.body.pop(field, None)
     return case
 
 

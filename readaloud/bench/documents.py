@@ -1,0 +1,155 @@
+"""The document figures of ``readaloud bench``, on a long two-column PDF typeset by groff:
+
+* extraction: pages per second laid out and cleaned, and the time to open the file and make the
+  first page's text (what a reading waits for);
+* first sound of the document through the daemon (the daemon opens it) against its first
+  sentence sent as text, in the same run (the difference is what opening the book costs);
+* Tesseract: seconds to recognise one 300 dpi page.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from readaloud.bench.harness import DaemonProcess, Events
+from readaloud.bench.measure import FIRST_SAMPLE, Recorder, first_above, summary
+from readaloud.documents import ocr
+from readaloud.documents.opener import open_document
+from readaloud.documents.reading import Reading
+from readaloud.speech.events import UtteranceTiming
+
+FIRST_SENTENCE = "The harbour lay quiet under a low grey sky while the boats waited for the tide."
+_WORDS = [
+    "the",
+    "keeper",
+    "walked",
+    "along",
+    "the",
+    "shore",
+    "remembering",
+    "storms",
+    "while",
+    "seabirds",
+    "circled",
+    "above",
+    "quiet",
+    "boats",
+    "waiting",
+    "for",
+    "morning",
+    "light",
+    "over",
+    "grey",
+    "water",
+    "and",
+    "the",
+    "lamp",
+    "turned",
+    "slowly",
+]
+
+
+def book_pdf(folder: Path, pages: int) -> Path | None:
+    """A PDF of about ``pages`` pages set by groff in two columns, with a running header and
+    page numbers; None when groff is not installed."""
+    if shutil.which("groff") is None:
+        return None
+    rng = random.Random(7)
+    lines = [".ds LH Harbour Notes", ".ds CF \\\\n%", ".2C", ".PP", FIRST_SENTENCE]
+    for _ in range(pages * 9):  # about nine paragraphs of 60 words a page in two columns
+        lines.append(".PP")
+        for _ in range(4):
+            words = [rng.choice(_WORDS) for _ in range(15)]
+            lines.append(" ".join(words).capitalize() + ".")
+    source = folder / "book.ms"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path = folder / "book.pdf"
+    with path.open("wb") as out:
+        subprocess.run(["groff", "-ms", "-Tpdf", str(source)], stdout=out, check=True)
+    return path
+
+
+def extraction(path: Path) -> dict:
+    began = time.perf_counter()
+    document = open_document(path)
+    reading = Reading(document)
+    first = reading.next_piece()
+    first_ms = (time.perf_counter() - began) * 1000
+    pages = document.part_count or 0
+    while reading.next_piece() is not None:
+        pass
+    seconds = time.perf_counter() - began
+    reading.close()
+    assert first is not None and first.startswith(FIRST_SENTENCE[:20])
+    return {
+        "pages": pages,
+        "open_and_first_page_ms": round(first_ms, 1),
+        "pages_per_s": round(pages / seconds, 1),
+    }
+
+
+def ocr_seconds_per_page(path: Path) -> float | None:
+    if not ocr.available():
+        return None
+    import io
+
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(str(path))
+    try:
+        image = pdf[0].render(scale=300 / 72).to_pil()
+    finally:
+        pdf.close()
+    png = io.BytesIO()
+    image.save(png, format="PNG")
+    began = time.perf_counter()
+    ocr.recognise(png.getvalue())
+    return round(time.perf_counter() - began, 2)
+
+
+def first_sound(daemon: DaemonProcess, recorder: Recorder, path: Path, runs: int) -> dict:
+    """Request → first sample for the document (``file``) and for its first sentence as text,
+    alternating, so both meet the same machine."""
+    heard: dict[str, list[float]] = {"document_ms": [], "first_sentence_as_text_ms": []}
+    events = Events(daemon)
+    for run in range(runs * 2):
+        as_text = run % 2 == 1
+        daemon.post("/v1/stop")
+        daemon.wait_state("idle", 10)
+        time.sleep(0.3)
+        body = {"text": FIRST_SENTENCE} if as_text else {"file": str(path), "from_start": True}
+        with recorder.capture() as cap:
+            time.sleep(0.1)
+            asked = time.time()
+            answer = daemon.unix.post("/v1/speak", json=body)
+            answer.raise_for_status()
+            events.wait_for_event(UtteranceTiming, answer.json()["id"])
+            time.sleep(0.6)
+            daemon.post("/v1/stop")
+        samples = cap.samples()
+        index = first_above(
+            samples, FIRST_SAMPLE, max(0, round((asked - cap.wall_time_at(0)) * cap.rate))
+        )
+        if index is not None:
+            key = "first_sentence_as_text_ms" if as_text else "document_ms"
+            heard[key].append((cap.wall_time_at(index) - asked) * 1000)
+    return {key: summary(values) for key, values in heard.items()}
+
+
+def run(daemon: DaemonProcess, recorder: Recorder, pages: int, runs: int) -> dict:
+    with tempfile.TemporaryDirectory(prefix="readaloud-bench-") as folder:
+        path = book_pdf(Path(folder), pages)
+        if path is None:
+            return {"skipped": "groff is not installed (sudo apt install groff)"}
+        results: dict = {"extraction": extraction(path)}
+        results["first_sound"] = first_sound(daemon, recorder, path, runs)
+        results["ocr_s_per_page"] = ocr_seconds_per_page(path)
+    document = results["first_sound"]["document_ms"].get("median")
+    text = results["first_sound"]["first_sentence_as_text_ms"].get("median")
+    results["ratio_vs_text"] = round(document / text, 3) if document and text else None
+    return results
