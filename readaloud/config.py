@@ -117,6 +117,8 @@ class SpeechConfig:
 class PiperConfig:
     voices_dir: str = ""
     use_cuda: bool = False
+    #: Threads of each onnxruntime session; 0: onnxruntime's own choice (one per core).
+    threads: int = setting(0, between(0, 256))
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,12 @@ class StreamConfig:
 
 
 @dataclass(frozen=True)
+class ExportConfig:
+    #: Processes making speech at once for ``readaloud export``; 0: one fewer than the cores.
+    workers: int = setting(0, between(0, 64))
+
+
+@dataclass(frozen=True)
 class DaemonConfig:
     feedback: str = setting("speech", one_of("speech", "earcon", "off"))
     max_queue: int = setting(32, between(1, 10_000))
@@ -226,6 +234,7 @@ class Config:
     hotkeys: HotkeysConfig = field(default_factory=HotkeysConfig)
     openai: OpenAIConfig = field(default_factory=OpenAIConfig)
     stream: StreamConfig = field(default_factory=StreamConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
     remote: RemoteConfig = field(default_factory=RemoteConfig)
     xtts: XttsSettings = field(default_factory=XttsSettings)
     #: Where this config came from (None: built-in defaults).
@@ -275,6 +284,7 @@ _SECTIONS: dict[str, type] = {
     "hotkeys": HotkeysConfig,
     "openai": OpenAIConfig,
     "stream": StreamConfig,
+    "export": ExportConfig,
     "remote": RemoteConfig,
     "xtts": XttsSettings,
 }

@@ -92,10 +92,11 @@ def decide_auto(
 def piper_engine(config: Config) -> PiperEngine:
     """The Piper engine of ``config`` (not loaded), with its default voice."""
     voices_dir, default_voice = config.piper_voices_dir, config.speech.voice
-    piper = PiperEngine(voices_dir, use_cuda=config.piper.use_cuda)
+    options = {"use_cuda": config.piper.use_cuda, "threads": config.piper.threads}
+    piper = PiperEngine(voices_dir, **options)  # type: ignore[arg-type]
     # The default voice may be an XTTS voice: Piper then keeps its own default.
     if default_voice and piper.has_voice(default_voice):
-        piper = PiperEngine(voices_dir, default_voice=default_voice, use_cuda=config.piper.use_cuda)
+        piper = PiperEngine(voices_dir, default_voice=default_voice, **options)  # type: ignore[arg-type]
     return piper
 
 

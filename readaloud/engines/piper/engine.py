@@ -55,12 +55,14 @@ class PiperEngine:
         default_voice: str | None = None,
         use_cuda: bool = False,
         cache_dir: Path | None = None,
+        threads: int = 0,
     ) -> None:
         self._models = {m.id: m for m in discover_models(voices_dir)}
         #: Where each voice's graph halves are kept once cut.
         self.cache_dir = cache_dir or xdg_cache_home() / "readaloud" / "piper"
         self._default_voice = default_voice or None
         self._use_cuda = use_cuda
+        self._threads = threads
         self._loaded: dict[str, LoadedVoice] = {}
         self.windows = WindowPlan()
         self._lock = threading.Lock()
@@ -161,7 +163,9 @@ class PiperEngine:
         from piper import PiperConfig, PiperVoice
 
         try:
-            split = SplitVoice(model.model_path, self.cache_dir, use_cuda=self._use_cuda)
+            split = SplitVoice(
+                model.model_path, self.cache_dir, use_cuda=self._use_cuda, threads=self._threads
+            )
         except GraphNotSplittable as error:
             reason = str(error)
         except OSError as error:

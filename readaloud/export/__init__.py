@@ -1,0 +1,1 @@
+"""Documents turned into audio files: audiobooks with chapter marks (``readaloud export``)."""
