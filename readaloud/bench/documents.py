@@ -4,7 +4,9 @@
   first page's text (what a reading waits for);
 * first sound of the document through the daemon (the daemon opens it) against its first
   sentence sent as text, in the same run (the difference is what opening the book costs);
-* Tesseract: seconds to recognise one 300 dpi page.
+* Tesseract: seconds to recognise one 300 dpi page;
+* export: the real-time factor of ``readaloud export`` with one worker (this process, all cores
+  to onnxruntime) and with two worker processes, on the same text.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from readaloud.bench.harness import DaemonProcess, Events
 from readaloud.bench.measure import FIRST_SAMPLE, Recorder, first_above, summary
@@ -120,6 +123,35 @@ def ocr_seconds_per_page(path: Path) -> float | None:
     return round(time.perf_counter() - began, 2)
 
 
+def export_speed(folder: Path, sentences: int = 48) -> dict:
+    from readaloud.config import Config
+    from readaloud.export.job import ExportRequest, export
+
+    rng = random.Random(11)
+    paragraphs = [
+        " ".join(
+            " ".join(rng.choice(_WORDS) for _ in range(14)).capitalize() + "." for _ in range(4)
+        )
+        for _ in range(sentences // 4)
+    ]
+    text = folder / "export.md"
+    text.write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    found: dict[str, Any] = {}
+    for workers in (1, 2):
+        report = export(
+            ExportRequest(document=text, out=folder / f"export-{workers}.wav", workers=workers),
+            Config(),
+        )
+        found[f"workers_{workers}"] = {
+            "speech_s": round(report.made_s, 1),
+            "made_in_s": round(report.made_wall_s, 2),
+            "real_time_factor": round(report.real_time_factor or 0, 4),
+        }
+    one, two = (found[f"workers_{n}"]["made_in_s"] for n in (1, 2))
+    found["speed_up_2_vs_1"] = round(one / two, 2) if two else None
+    return found
+
+
 def first_sound(
     daemon: DaemonProcess, recorder: Recorder, books: list[tuple[Path, str]], runs: int
 ) -> dict:
@@ -164,6 +196,7 @@ def run(daemon: DaemonProcess, recorder: Recorder, pages: int, runs: int) -> dic
         results: dict = {"extraction": extraction(*books[0])}
         results["first_sound"] = first_sound(daemon, recorder, books, runs)
         results["ocr_s_per_page"] = ocr_seconds_per_page(books[0][0])
+        results["export"] = export_speed(Path(folder))
     document = results["first_sound"]["document_ms"].get("median")
     text = results["first_sound"]["first_sentence_as_text_ms"].get("median")
     results["ratio_vs_text"] = round(document / text, 3) if document and text else None

@@ -109,8 +109,17 @@ def _documents(found: dict, out: TextIO) -> None:
     out.write(
         f"  document / text: {found['ratio_vs_text']}; laid out at {made['pages_per_s']} pages/s, "
         f"first page's text {made['open_and_first_page_ms']} ms after opening; Tesseract "
-        f"{'not installed' if ocr is None else f'{ocr} s a page'}\n\n"
+        f"{'not installed' if ocr is None else f'{ocr} s a page'}\n"
     )
+    made = found.get("export")
+    if made:
+        one, two = made["workers_1"], made["workers_2"]
+        out.write(
+            f"  export of {one['speech_s']} s of speech: real-time factor "
+            f"{one['real_time_factor']} with one worker, {two['real_time_factor']} with two "
+            f"({made['speed_up_2_vs_1']} times as fast)\n"
+        )
+    out.write("\n")
 
 
 def _screen_reader(reader: dict, out: TextIO) -> None:

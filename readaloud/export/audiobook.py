@@ -4,7 +4,8 @@ name that becomes the output only once it is complete.
 
 Loudness: audiobook practice (ACX) asks for an RMS level of -23 to -18 dB and peaks below
 -3 dB. The book is brought to ``TARGET_RMS_DB`` over its speech (pauses left out), and a soft
-limiter keeps every peak under ``PEAK_CEILING_DB`` (and so under -3 dB once decoded): a gain and a limiter, never clipping.
+limiter keeps every peak under ``PEAK_CEILING_DB`` (so under -3 dB once decoded): a gain and a
+limiter, never clipping.
 """
 
 from __future__ import annotations
