@@ -32,6 +32,9 @@ class ExportRequest:
     split_chapters: bool = False
     workers: int = 0  # 0: [export] workers, else one fewer than the cores
     engine: str | None = None
+    #: Make speech in worker processes even with one worker (a baseline for the benchmark);
+    #: otherwise one worker is this process, with every core for onnxruntime.
+    processes: bool = False
 
 
 @dataclass
@@ -101,7 +104,7 @@ def export(request: ExportRequest, config: Config, progress: Progress | None = N
     if progress is not None:
         progress(done[0], len(sentences), 0.0)
     made_began = time.monotonic()
-    make_all(todo, work, voicing, engine_choice, config, workers, on_made)
+    make_all(todo, work, voicing, engine_choice, config, workers, on_made, request.processes)
     report.made_wall_s = time.monotonic() - made_began
     report.suspicious = [
         (chapter.number, s.text, problems[s.key])

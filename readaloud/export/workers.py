@@ -62,13 +62,14 @@ def make_all(
     config: Config,
     workers: int,
     on_made: Callable[[Made], None],
+    processes: bool = False,
 ) -> None:
     """Make and save the audio of ``sentences``; ``on_made`` is called (on this thread) as each
-    one is saved."""
+    one is saved. One worker is this process unless ``processes``."""
     jobs = [(s.key, s.text) for s in sentences]
     if not jobs:
         return
-    if workers <= 1:
+    if workers <= 1 and not processes:
         maker = _Maker(engine, config, voicing, work)
         for job in jobs:
             on_made(maker.make(*job))
