@@ -88,6 +88,7 @@ def open_epub(path: Path, archive: zipfile.ZipFile) -> Document:
         source=str(path),
         kind=KIND,
         reader=EpubFiles(archive, files, chapters),
+        cover=_cover(archive, package, manifest, href),
         title=_first(package, "//opf:metadata/dc:title"),
         author=_first(package, "//opf:metadata/dc:creator"),
         chapters=chapters,
@@ -153,6 +154,21 @@ def _toc(archive, package, manifest, href) -> list[tuple[str, str]]:
         )
         for point in tree.xpath("//ncx:navMap/ncx:navPoint", namespaces=_NS)
     ]
+
+
+def _cover(archive, package, manifest, href) -> bytes | None:
+    """The cover image: the item marked cover-image (EPUB 3), else the one <meta name="cover">
+    names (EPUB 2)."""
+    marked = [i for i in manifest.values() if "cover-image" in (i.get("properties") or "").split()]
+    named = package.xpath("//opf:metadata/opf:meta[@name='cover']/@content", namespaces=_NS)
+    item = marked[0] if marked else manifest.get(named[0]) if named else None
+    if item is None or not (item.get("media-type") or "").startswith("image/"):
+        return None
+    try:
+        info = archive.getinfo(href(item))
+        return archive.read(info) if info.file_size <= _MAX_FILE_BYTES else None
+    except (KeyError, zipfile.BadZipFile, OSError):
+        return None
 
 
 def _target(base: str, link: str) -> str:

@@ -48,6 +48,8 @@ class Document:
     chapters: list[Chapter] = field(default_factory=list)
     #: Parts there are in all (pages of a PDF), where known without reading them.
     part_count: int | None = None
+    #: The cover picture (an e-book's), as the file holds it: PNG or JPEG bytes.
+    cover: bytes | None = None
 
     def parts(self, start: int = 0) -> Iterator[Part]:
         """The parts from part ``start`` (a page or a chapter file, from 0) on."""

@@ -4,8 +4,8 @@ name that becomes the output only once it is complete.
 
 Loudness: audiobook practice (ACX) asks for an RMS level of -23 to -18 dB and peaks below
 -3 dB. The book is brought to ``TARGET_RMS_DB`` over its speech (pauses left out), and a soft
-limiter keeps every peak under ``PEAK_CEILING_DB`` (so under -3 dB once decoded): a gain and a
-limiter, never clipping.
+limiter keeps every peak under -3 dB as a player decodes the file (checked by decoding it): a
+gain and a limiter, never clipping.
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ from readaloud.export.plan import CHAPTER_PAUSE_S, ChapterPlan, Plan
 from readaloud.export.workers import load
 
 TARGET_RMS_DB = -20.0
-#: Half a decibel under -3 dB: AAC and MP3 decoders overshoot the peaks they were given.
+#: Peaks must stay below this in the file as decoded...
+MAX_PEAK_DB = -3.0
+#: ...so the limiter aims half a decibel under it, and lower on a second try when a lossy
+#: decoder overshoots (AAC by up to a decibel).
 PEAK_CEILING_DB = -3.5
-#: Below this the limiter leaves samples alone; above it, it bends them under the ceiling.
-_KNEE_DB = -6.0
+_TRIES = 3
 _SPEECH_FLOOR = 0.01  # samples quieter than this are pauses, not speech, for the RMS
 
 
@@ -37,15 +39,16 @@ class Format:
     rate: int | None  # None: the voice's own
     chapters: bool  # whether the container keeps chapter marks
     bit_rate: int | None = None
+    cover: bool = False  # whether it can hold the cover picture
 
 
 FORMATS = {
-    ".m4b": Format("ipod", "aac", None, True, 64_000),
-    ".m4a": Format("ipod", "aac", None, True, 64_000),
-    ".mp3": Format("mp3", "libmp3lame", None, True, 64_000),  # ID3 CHAP and CTOC frames
+    ".m4b": Format("ipod", "aac", None, True, 64_000, cover=True),
+    ".m4a": Format("ipod", "aac", None, True, 64_000, cover=True),
+    ".mp3": Format("mp3", "libmp3lame", None, True, 64_000, cover=True),  # ID3 CHAP and CTOC
     ".opus": Format("ogg", "libopus", 48_000, True, 32_000),  # CHAPTERxx comments
     ".ogg": Format("ogg", "libopus", 48_000, True, 32_000),  # Opus in Ogg (no Vorbis encoder)
-    ".flac": Format("flac", "flac", None, False),
+    ".flac": Format("flac", "flac", None, False, cover=True),
     ".wav": Format("wav", "pcm_s16le", None, False),
 }
 
@@ -85,23 +88,43 @@ def write(
             at += len(piece)
         marks.append((start, at, chapter.title))
     gain = meter.gain_to(TARGET_RMS_DB)
-    limited = Meter()
-
-    def pieces():
-        for chapter in chapters:
-            for piece in _chapter_audio(chapter, work, sample_rate):
-                piece = limit(piece * np.float32(gain))
-                limited.add(piece)
-                yield piece
-        yield np.zeros(round(CHAPTER_PAUSE_S * sample_rate), np.float32)
-
     temporary = out.with_name(f".{out.name}.{os.getpid()}.part")
+    ceiling = PEAK_CEILING_DB
     try:
-        _encode(pieces(), sample_rate, kind, temporary, plan, marks)
+        for _ in range(_TRIES):
+            limited = Meter()
+
+            def pieces(ceiling: float = ceiling, limited: Meter = limited):
+                for chapter in chapters:
+                    for piece in _chapter_audio(chapter, work, sample_rate):
+                        piece = limit(piece * np.float32(gain), ceiling)
+                        limited.add(piece)
+                        yield piece
+                yield np.zeros(round(CHAPTER_PAUSE_S * sample_rate), np.float32)
+
+            _encode(pieces(), sample_rate, kind, temporary, plan, marks)
+            # A lossy codec's decoder may overshoot the peaks it was given: measure what a
+            # player will hear, and limit harder by the overshoot when it crosses -3 dB.
+            heard = decoded_peak_db(temporary)
+            if heard <= MAX_PEAK_DB:
+                break
+            ceiling -= heard - MAX_PEAK_DB + 0.2
         temporary.replace(out)
     finally:
         temporary.unlink(missing_ok=True)
-    return Written(out, limited.samples / sample_rate, limited.rms_db, limited.peak_db)
+    return Written(out, limited.samples / sample_rate, limited.rms_db, heard)
+
+
+def decoded_peak_db(path: Path) -> float:
+    """The peak of the file as FFmpeg decodes it, in dB of full scale."""
+    import av
+
+    peak = 0.0
+    with av.open(str(path), mode="r") as container:
+        for frame in container.decode(container.streams.audio[0]):
+            peak = max(peak, float(np.max(np.abs(frame.to_ndarray()), initial=0.0)))
+    scale = 32768.0 if peak > 1.5 else 1.0  # integer samples (WAV, FLAC) are in 16-bit units
+    return _db(peak / scale)
 
 
 def _chapter_audio(chapter: ChapterPlan, work: Path, rate: int):
@@ -141,14 +164,46 @@ class Meter:
         return 1.0 if rms == float("-inf") else float(10 ** ((target_db - rms) / 20))
 
 
-def limit(audio: np.ndarray) -> np.ndarray:
-    """Samples above the knee bent smoothly under the ceiling; the rest left as they are."""
-    knee, ceiling = 10 ** (_KNEE_DB / 20), 10 ** (PEAK_CEILING_DB / 20)
+def limit(audio: np.ndarray, ceiling_db: float = PEAK_CEILING_DB) -> np.ndarray:
+    """Samples above the knee (3 dB under the ceiling) bent smoothly under the ceiling; the
+    rest left as they are."""
+    knee, ceiling = 10 ** ((ceiling_db - 3) / 20), 10 ** (ceiling_db / 20)
     out = audio.astype(np.float32, copy=True)
     loud = np.abs(out) > knee
     over = (np.abs(out[loud]) - knee) / (ceiling - knee)
     out[loud] = np.sign(out[loud]) * (knee + (ceiling - knee) * np.tanh(over))
     return out
+
+
+def _jpeg(picture: bytes) -> bytes | None:
+    """The cover as JPEG (the picture every container here takes), or None if unreadable."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(picture)) as image:
+            out = io.BytesIO()
+            image.convert("RGB").save(out, format="JPEG", quality=90)
+            return out.getvalue()
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
+
+
+def _attach(container, jpeg: bytes) -> None:
+    """The cover as the file's attached picture: its JPEG muxed as it is, not re-encoded."""
+    import io
+
+    import av
+
+    with av.open(io.BytesIO(jpeg), mode="r") as picture:
+        source = picture.streams.video[0]
+        stream = container.add_stream_from_template(source)
+        stream.disposition = av.stream.Disposition.attached_pic
+        for packet in picture.demux(source):
+            if packet.size:
+                packet.stream = stream
+                container.mux(packet)
 
 
 def _db(value: float) -> float:
@@ -168,7 +223,10 @@ def _encode(
     tags = {"title": plan.title, "album": plan.title, "genre": "Audiobook"}
     if plan.author:
         tags.update(artist=plan.author, album_artist=plan.author)
-    with av.open(str(path), "w", format=kind.muxer) as container:
+    cover = _jpeg(plan.cover) if plan.cover and kind.cover else None
+    # FFmpeg's ipod muxer takes no picture; its mp4 muxer makes the same file with one.
+    muxer = "mp4" if cover and kind.muxer == "ipod" else kind.muxer
+    with av.open(str(path), "w", format=muxer) as container:
         stream: av.AudioStream = container.add_stream(  # type: ignore[assignment]
             kind.codec, rate=kind.rate or rate, layout="mono"
         )
@@ -185,6 +243,8 @@ def _encode(
                     for n, (start, end, title) in enumerate(marks, start=1)
                 ]
             )  # fmt: skip
+        if cover is not None:
+            _attach(container, cover)
         resampler = av.AudioResampler(
             format=stream.codec_context.format, layout="mono", rate=kind.rate or rate
         )

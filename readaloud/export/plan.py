@@ -41,6 +41,7 @@ class Plan:
     title: str
     author: str | None
     chapters: list[ChapterPlan]
+    cover: bytes | None = None
 
     @property
     def sentences(self) -> list[Sentence]:
@@ -99,7 +100,7 @@ def make_plan(document: Document, voicing: Voicing, chapters: str | None = None)
             planned.append(chapter)
     if not planned:
         raise BadInput(f"There is nothing to read in {document.source}: it has no words.")
-    return Plan(title, document.author, planned)
+    return Plan(title, document.author, planned, document.cover)
 
 
 def _chapter_texts(document: Document, title: str) -> list[tuple[str, str]]:

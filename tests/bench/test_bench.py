@@ -42,6 +42,8 @@ KEYS = (
     "documents.first_sound.first_sentence_as_text_ms.median",
     "documents.ratio_vs_text",
     "documents.extraction.pages_per_s",
+    "documents.export.workers_2.real_time_factor",
+    "documents.export.speed_up_2_vs_one_process",
 )
 
 

@@ -13,7 +13,7 @@ import av
 import numpy as np
 import pytest
 from support.cli import run_readaloud
-from support.documents import AUTHOR, TITLE, book, pandoc
+from support.documents import AUTHOR, TITLE, book, cover_image, pandoc
 
 BOOK = book(chapters=3, paragraphs=2, sentences=3)
 CHAPTERS = [TITLE, *(title for title, _ in BOOK.chapters)]  # the title page, then the chapters
@@ -21,7 +21,13 @@ CHAPTERS = [TITLE, *(title for title, _ in BOOK.chapters)]  # the title page, th
 
 @pytest.fixture(scope="module")
 def epub(tmp_path_factory) -> Path:
-    return pandoc(tmp_path_factory.mktemp("book") / "book.epub", BOOK)
+    folder = tmp_path_factory.mktemp("book")
+    return pandoc(folder / "book.epub", BOOK, cover=cover_image(folder / "cover.png"))
+
+
+def has_cover(path: Path) -> bool:
+    with av.open(str(path)) as container:
+        return any(s.disposition & av.stream.Disposition.attached_pic for s in container.streams)
 
 
 def decoded(path: Path) -> tuple[np.ndarray, int]:
@@ -51,6 +57,7 @@ def test_an_epub_becomes_an_audiobook_with_chapters_tags_and_loudness(epub, tmp_
     with av.open(str(out)) as container:
         assert container.metadata["title"] == TITLE
         assert container.metadata["artist"] == AUTHOR
+    assert has_cover(out)  # the EPUB's cover, as the audiobook's picture
     audio, rate = decoded(out)
     seconds = len(audio) / rate
     # 3 chapters of 6 sentences at 2.5 times the normal rate, each chapter's start inside it.
@@ -73,6 +80,7 @@ def test_chapters_split_into_files_in_every_format(epub, tmp_path) -> None:
     made = sorted(p.name for p in tmp_path.iterdir())
     names = ["-".join(title.split()) for title in CHAPTERS[1:3]]
     assert made == [f"part-02-{names[0]}.mp3", f"part-03-{names[1]}.mp3"], made
+    assert has_cover(tmp_path / made[0])
     lengths = []
     for suffix in (".opus", ".ogg", ".flac", ".wav"):
         one = tmp_path / f"one{suffix}"

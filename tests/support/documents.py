@@ -172,9 +172,26 @@ def markdown_of(made: Book, *, with_list_and_table: bool = False) -> str:
     return "\n".join(out)
 
 
-def pandoc(path: Path, made: Book, *, with_list_and_table: bool = False) -> Path:
-    """``made`` written by pandoc as whatever ``path``'s suffix says (.epub, .docx, .odt)."""
+def pandoc(
+    path: Path,
+    made: Book,
+    *,
+    with_list_and_table: bool = False,
+    to: str | None = None,
+    cover: Path | None = None,
+) -> Path:
+    """``made`` written by pandoc as whatever ``path``'s suffix says (.epub, .docx, .odt), or
+    as ``to`` (epub2: with an NCX, no navigation document), with a ``cover`` image."""
     source = path.with_suffix(".md")
     source.write_text(markdown_of(made, with_list_and_table=with_list_and_table), "utf-8")
-    _run(["pandoc", str(source), "-o", str(path)])
+    extra = (["-t", to] if to else []) + ([f"--epub-cover-image={cover}"] if cover else [])
+    _run(["pandoc", str(source), *extra, "-o", str(path)])
+    return path
+
+
+def cover_image(path: Path) -> Path:
+    """A small PNG, as a book cover."""
+    from PIL import Image
+
+    Image.new("RGB", (120, 180), (30, 60, 120)).save(path)
     return path
