@@ -79,54 +79,87 @@ def read_document(args: argparse.Namespace, config: Config, settings: dict[str, 
         client = client_for(args, config)
         if client.running():
             return _via_daemon(client, request, settings, args)
-    return _here(args, config, request, settings)
+    return _here(args, config, _open(config, request, settings), settings)
 
 
 def _via_daemon(client: Any, request: Any, settings: dict[str, Any], args) -> int:
     from readaloud.commands.output import via_daemon
 
     body: dict[str, Any] = {"file": str(request.path)}
-    body.update({k: v for k, v in settings.items() if v is not None})
     if request.password is not None:
         body["password"] = request.password
     if request.chapter is not None:
         body["chapter"] = request.chapter
+    return via_daemon(client, _with_start(body, request, settings, args), args.wait)
+
+
+def _with_start(body: dict[str, Any], request: Any, settings: dict[str, Any], args) -> dict:
+    body.update({k: v for k, v in settings.items() if v is not None})
     if request.words is not None:
         body["from"] = request.words
     if request.from_start:
         body["from_start"] = True
     body["mode"] = "queue" if args.queue else "interrupt"
-    return via_daemon(client, body, args.wait)
+    return body
+
+
+def read_page(args: argparse.Namespace, config: Config, settings: dict[str, Any]) -> int:
+    """Read the web page ``args.target``, from where its reading stopped last time."""
+    from readaloud.commands.common import client_for
+    from readaloud.speech.utterance import Utterance
+
+    Utterance(text="", streamed=True, **settings)  # the checks, before the page is fetched
+    request = request_for(args, Path())
+    if not args.local and not args.engine:
+        client = client_for(args, config)
+        if client.running():
+            from readaloud.commands.output import via_daemon
+
+            body = _with_start({"url": args.target}, request, settings, args)
+            return via_daemon(client, body, args.wait)
+    from readaloud.documents.bookmarks import Bookmarks
+    from readaloud.speech.documents import page_stream
+    from readaloud.text.fetch import fetch_url
+
+    stream = page_stream(
+        args.target,
+        fetch_url(args.target).text,
+        words=request.words,
+        from_start=request.from_start,
+        bookmarks=Bookmarks(config.bookmarks_path),
+        language=settings["language"] or config.speech.language or "en",
+        first_fragment_words=config.speech.first_fragment_words,
+    )
+    return _here(args, config, stream, settings)
 
 
 def _open(config: Config, request: Any, settings: dict[str, Any], bookmarks: bool = True):
     from readaloud.documents.bookmarks import Bookmarks
     from readaloud.speech.documents import open_stream
 
-    stream = open_stream(
+    return open_stream(
         request,
         bookmarks=Bookmarks(config.bookmarks_path) if bookmarks else None,
         language=settings["language"] or config.speech.language or "en",
         first_fragment_words=config.speech.first_fragment_words,
     )
+
+
+def _here(args: argparse.Namespace, config: Config, stream: Any, settings: dict[str, Any]) -> int:
+    """Speak a document's or page's stream in this process; its place is kept when it stops."""
+    from readaloud.commands.common import engine_for, speaking
+    from readaloud.speech.utterance import Utterance
+
     if stream.resumed is not None:
         print(
             f"Going on where you stopped: “{stream.resumed.words}”. "
             "--from-start reads from the beginning.",
             file=sys.stderr,
         )
-    return stream
-
-
-def _here(args: argparse.Namespace, config: Config, request: Any, settings: dict[str, Any]):
-    from readaloud.commands.common import engine_for, speaking
-    from readaloud.speech.utterance import Utterance
-
     utterance = Utterance(text="", streamed=True, **settings)
-    engine = engine_for(args, config).engine
-    engine.validate(utterance.voice, utterance.language)
-    stream = _open(config, request, settings)
     try:
+        engine = engine_for(args, config).engine
+        engine.validate(utterance.voice, utterance.language)
         with speaking(engine, config) as (player, speaker, interrupted):
             player.open(engine.sample_rate)
             engine.load()
@@ -138,7 +171,7 @@ def _here(args: argparse.Namespace, config: Config, request: Any, settings: dict
     if interrupted.is_set():
         return ExitCode.INTERRUPTED
     if not stream.known():
-        raise BadInput(f"There is nothing to read: {request.path} has no words.")
+        raise BadInput(f"There is nothing to read: {stream.key} has no words.")
     return ExitCode.OK if report.completed else ExitCode.FAILED
 
 
@@ -175,6 +208,11 @@ def cmd_resume(args: argparse.Namespace, config: Config) -> int:
         raise BadInput(
             "Nothing to resume: no reading stopped part way. Start one: readaloud read FILE"
         )
+    if _is_url(latest.path):
+        args.target = latest.path
+        args.password = args.chapter = args.from_words = None
+        args.from_start = False
+        return read_page(args, config, settings_for(args, config))
     if not Path(latest.path).exists():
         raise BadInput(
             f"{latest.path}, where reading stopped last, is gone. "
@@ -191,7 +229,10 @@ def cmd_bookmarks(args: argparse.Namespace, config: Config) -> int:
 
     bookmarks = Bookmarks(config.bookmarks_path)
     if args.forget:
-        bookmarks.remove(str(Path(args.forget).expanduser().absolute()))
+        key = (
+            args.forget if _is_url(args.forget) else str(Path(args.forget).expanduser().absolute())
+        )
+        bookmarks.remove(key)
         return 0
     marks = bookmarks.all()
     if not marks:
@@ -202,3 +243,7 @@ def cmd_bookmarks(args: argparse.Namespace, config: Config) -> int:
         name = f"{mark.title} ({mark.path})" if mark.title else mark.path
         print(f"{when}\t{name}\t“{mark.words}”")
     return 0
+
+
+def _is_url(place: str) -> bool:
+    return place.startswith(("http://", "https://"))

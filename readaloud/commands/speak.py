@@ -131,9 +131,13 @@ def cmd_say(args: argparse.Namespace, config: Config) -> int:
 def cmd_read(args: argparse.Namespace, config: Config) -> int:
     target = args.target
     if _URL.match(target) and not Path(target).exists():
-        if args.password or args.chapter or args.from_words or args.from_start:
-            raise BadInput("--password, --chapter, --from and --from-start are for files.")
-        return speak(args, config, url=target)
+        if args.password or args.chapter:
+            raise BadInput("--password and --chapter are for files.")
+        if args.out:
+            return speak(args, config, url=target)
+        from readaloud.commands.documents import read_page
+
+        return read_page(args, config, settings_for(args, config))
     from readaloud.commands.documents import read_document
 
     return read_document(args, config, settings_for(args, config))
@@ -240,8 +244,7 @@ def _aloud(utterance, args: argparse.Namespace, config: Config) -> int:
             return ExitCode.INTERRUPTED
         report = speaker.speak(utterance)
         log.info(
-            "first audio after %.0f ms (engine %.0f ms), %.1f s of speech, RTF %.3f, "
-            "%d underruns",
+            "first audio after %.0f ms (engine %.0f ms), %.1f s of speech, RTF %.3f, %d underruns",
             (report.first_audio_s or 0) * 1000,
             (report.engine_first_chunk_s or 0) * 1000,
             report.audio_s,

@@ -17,8 +17,8 @@ from starlette.exceptions import HTTPException
 from readaloud.config import MAX_RATE, MIN_RATE
 from readaloud.errors import BadInput, ReadaloudError
 from readaloud.server.security import is_unix_socket
-from readaloud.server.services import VOICE_ID, ServicesDep
-from readaloud.speech.documents import DocumentRequest, open_stream
+from readaloud.server.services import VOICE_ID, Services, ServicesDep
+from readaloud.speech.documents import DocumentRequest, DocumentStream, open_stream, page_stream
 from readaloud.speech.scheduler import Mode
 from readaloud.speech.utterance import MAX_PITCH, Utterance
 from readaloud.text.extract import MAX_HTML_BYTES, TooLarge
@@ -49,10 +49,14 @@ class SpeakRequest(BaseModel):
         None, description="With file: start at this chapter (from 1)."
     )
     from_words: Annotated[str, Field(max_length=1000)] | None = Field(
-        None, alias="from", description="With file: start at the sentence holding these words."
+        None,
+        alias="from",
+        description="With file or url: start at the sentence holding these words.",
     )
     from_start: bool = Field(
-        False, strict=True, description="With file: read from the beginning, not the bookmark."
+        False,
+        strict=True,
+        description="With file or url: read from the beginning, not from the bookmark.",
     )
     voice: Annotated[str, Field(pattern=VOICE_ID)] | None = Field(
         None, description="Voice id from GET /v1/voices."
@@ -84,8 +88,10 @@ class SpeakRequest(BaseModel):
         starts = [self.chapter is not None, self.from_words is not None, self.from_start]
         if sum(starts) > 1:
             raise ValueError("give at most one of chapter, from and from_start")
-        if self.file is None and (any(starts) or self.password is not None):
-            raise ValueError("password, chapter, from and from_start go with file")
+        if self.file is None and (self.chapter is not None or self.password is not None):
+            raise ValueError("password and chapter go with file")
+        if self.file is None and self.url is None and any(starts):
+            raise ValueError("from and from_start go with file or url")
         return self
 
 
@@ -139,15 +145,38 @@ def speak(request: SpeakRequest, services: ServicesDep, http: Request) -> Accept
             services.feedback(error, request.mode)  # the user may see nothing
             raise
     utterance = Utterance(
-        text=text,
+        text="" if request.url else text,
         voice=request.voice or services.default_voice,
         language=request.language,  # None: detected, else [speech] language
         rate=request.rate if request.rate is not None else services.default_rate,
         pitch=request.pitch or 0.0,
         volume=request.volume if request.volume is not None else 1.0,
+        streamed=bool(request.url),
     )
     extract_ms = (time.perf_counter() - began) * 1000
+    if request.url:  # a page keeps its place, like a document
+        stream = page_stream(
+            request.url,
+            text,
+            words=request.from_words,
+            from_start=request.from_start,
+            bookmarks=services.bookmarks,
+            language=request.language or services.default_language,
+            first_fragment_words=services.scheduler.first_fragment_words,
+        )
+        return Accepted(id=_submit(services, utterance, request.mode, extract_ms, stream))
     return Accepted(id=services.scheduler.submit(utterance, request.mode, extract_ms=extract_ms))
+
+
+def _submit(
+    services: Services, utterance: Utterance, mode: Mode, extract_ms: float, stream: DocumentStream
+) -> str:
+    """Queue a document's or page's utterance; its stream is closed if that fails."""
+    try:
+        return services.scheduler.submit(utterance, mode, extract_ms=extract_ms, stream=stream)
+    except BaseException:
+        stream.close()
+        raise
 
 
 def _speak_file(
@@ -186,14 +215,7 @@ def _speak_file(
         services.feedback(error, request.mode)
         raise
     extract_ms = (time.perf_counter() - began) * 1000
-    try:
-        uid = services.scheduler.submit(
-            utterance, request.mode, extract_ms=extract_ms, stream=stream
-        )
-    except BaseException:
-        stream.close()
-        raise
-    return Accepted(id=uid)
+    return Accepted(id=_submit(services, utterance, request.mode, extract_ms, stream))
 
 
 # Stop and pause run on the event loop, not in the thread pool: under load a pool thread

@@ -1,18 +1,21 @@
 """A document read aloud: its text pulled into a ``TextStream`` a piece at a time as the speech
 needs it, and the place being heard saved as a bookmark when the reading stops.
 
-Going on where one stopped is the default for ``read FILE``: a bookmark for the same file with
-the same content starts the reading there, unless a chapter, some words or the start is asked for.
+Going on where one stopped is the default for ``read FILE`` and ``read URL``: a bookmark for the
+same file or page with the same content starts the reading there, unless a chapter, some words
+or the start is asked for.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from readaloud.documents.bookmarks import Bookmark, Bookmarks, content_digest
+from readaloud.documents.model import Document, ListReader, Part
 from readaloud.documents.opener import open_document
 from readaloud.documents.reading import Reading, Start
 from readaloud.speech.stream import StreamOptions, TextStream
@@ -39,6 +42,7 @@ class DocumentStream(TextStream):
         self,
         reading: Reading,
         *,
+        key: str,
         digest: str,
         bookmarks: Bookmarks | None,
         resumed: Bookmark | None,
@@ -52,10 +56,17 @@ class DocumentStream(TextStream):
             pull=reading.next_piece,
         )
         self.reading = reading
+        #: What the bookmark is kept under: the file's absolute path, or the page's URL.
+        self.key = key
         self.digest = digest
         self.bookmarks = bookmarks
         #: The bookmark the reading went on from, if it did.
         self.resumed = resumed
+        self._was_heard = False
+
+    def heard(self, index: int) -> None:
+        self._was_heard = True
+        super().heard(index)
 
     @property
     def title(self) -> str | None:
@@ -70,16 +81,15 @@ class DocumentStream(TextStream):
             words = " ".join(self.slice(heard, heard + _LISTED_CHARS).split())
         super().close()
         self.reading.close()
-        if self.bookmarks is None:
-            return
-        path = str(Path(self.reading.document.source).resolve())
+        if self.bookmarks is None or not self._was_heard:
+            return  # nothing was heard: the place kept before (if any) stays
         if heard_to_end:
-            self.bookmarks.remove(path)
+            self.bookmarks.remove(self.key)
             return
         place = self.reading.place_of(heard)
         self.bookmarks.put(
             Bookmark(
-                path=path,
+                path=self.key,
                 digest=self.digest,
                 part=place.part,
                 offset=place.offset,
@@ -108,10 +118,48 @@ def open_stream(
     document = open_document(path, password=request.password, language=language)
     try:
         digest = content_digest(path)
+    except BaseException:
+        document.close()
+        raise
+    return _stream(
+        document, str(path), digest, request, bookmarks, language, first_fragment_words
+    )
+
+
+def page_stream(
+    url: str,
+    text: str,
+    *,
+    words: str | None = None,
+    from_start: bool = False,
+    bookmarks: Bookmarks | None,
+    language: str | None,
+    first_fragment_words: int,
+) -> DocumentStream:
+    """The text of the page at ``url`` (fetched), kept under its URL and a hash of its text:
+    a page that changed since starts again from its top."""
+    document = Document(
+        source=url, kind="a web page", reader=ListReader([Part(text)]), part_count=1
+    )
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    request = DocumentRequest(Path(), words=words, from_start=from_start)
+    return _stream(document, url, digest, request, bookmarks, language, first_fragment_words)
+
+
+def _stream(
+    document: Document,
+    key: str,
+    digest: str,
+    request: DocumentRequest,
+    bookmarks: Bookmarks | None,
+    language: str | None,
+    first_fragment_words: int,
+) -> DocumentStream:
+    try:
         start = Start(chapter=request.chapter, words=request.words)
         resumed = None
         if bookmarks is not None and not (request.from_start or request.chapter or request.words):
-            resumed = bookmarks.get(str(path), digest)
+            resumed = bookmarks.get(key, digest)
             if resumed is not None:
                 start = Start(place=resumed.place)
         reading = Reading(document, start)
@@ -120,6 +168,7 @@ def open_stream(
         raise
     return DocumentStream(
         reading,
+        key=key,
         digest=digest,
         bookmarks=bookmarks,
         resumed=resumed,

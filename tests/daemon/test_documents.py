@@ -18,6 +18,7 @@ from support import signal as sig
 from support.cli import run_readaloud
 from support.daemon import DaemonProcess, Events
 from support.documents import book, groff_pdf, numbers_in, pandoc
+from support.pages import ARTICLE_TITLE, PageServer
 from support.pulse import PulseServer
 
 RATE = 22050
@@ -31,6 +32,14 @@ def files(tmp_path_factory) -> dict[str, Path]:
         "pdf": groff_pdf(folder / "book.pdf", BOOK),
         "epub": pandoc(folder / "book.epub", BOOK),
     }
+
+
+@pytest.fixture(scope="module")
+def pages():
+    server = PageServer()
+    server.start()
+    yield server
+    server.close()
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +142,33 @@ def test_a_chapter_through_the_daemon_and_the_place_survives_a_restart(
         second.post("/v1/stop")
     finally:
         second.close()
+
+
+def test_a_web_page_goes_on_where_it_stopped(daemon: DaemonProcess, pages: PageServer) -> None:
+    env = cli_env(daemon)
+    url = pages.url("/article")
+    events = Events(daemon)
+    assert run_readaloud("read", url, "--rate", "2", env=env).code == 0
+    uid = latest_uid(events)
+    events.wait_for(lambda e: e["type"] == "segment_start" and e["id"] == uid and e["index"] == 3)
+    heard = starts(events, uid)[-1]
+    assert starts(events, uid)[0]["text"] == ARTICLE_TITLE
+    daemon.post("/v1/stop")
+    events.wait_for(lambda e: e["type"] == "utterance_end" and e["id"] == uid)
+    assert url in run_readaloud("bookmarks", env=env).stdout
+    events = Events(daemon)
+    assert run_readaloud("read", url, env=env).code == 0  # the same page, unchanged
+    uid = latest_uid(events)
+    again = events.wait_for(lambda e: e["type"] == "segment_start" and e["id"] == uid)
+    assert heard["text"].startswith(again["text"]) and again["text"] != ARTICLE_TITLE
+    daemon.post("/v1/stop")
+    events.wait_for(lambda e: e["type"] == "utterance_end" and e["id"] == uid)
+    events = Events(daemon)
+    assert run_readaloud("read", url, "--from-start", env=env).code == 0
+    uid = latest_uid(events)
+    first = events.wait_for(lambda e: e["type"] == "segment_start" and e["id"] == uid)
+    assert first["text"] == ARTICLE_TITLE
+    daemon.post("/v1/stop")
 
 
 def test_files_are_opened_only_for_the_local_socket(daemon: DaemonProcess, files) -> None:
