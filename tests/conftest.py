@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
+from support.pages import PageServer
 from support.pulse import PulseServer
 
 
@@ -42,3 +43,12 @@ def pulse() -> Iterator[PulseServer]:
             else:
                 os.environ[name] = value
         server.close()
+
+
+@pytest.fixture(scope="module")
+def pages() -> Iterator[PageServer]:
+    """A local HTTP server with the test pages (``support/pages.py``)."""
+    server = PageServer()
+    server.start()
+    yield server
+    server.close()

@@ -94,13 +94,18 @@ def open_docx(path: Path) -> Document:
             "The Word document is damaged.",
         ) from None
     built = _Builder()
+    notes = _docx_notes(document)
     for block in document.iter_inner_content():
         if isinstance(block, Table):
             for row in _docx_rows(block):
                 built.block(row)
             continue
         style = (block.style.name if block.style is not None else "") or ""
-        text = block.text
+        text = block.text + "".join(
+            f" (Note: {notes[ref]})"
+            for ref in block._p.xpath(".//w:footnoteReference/@w:id")
+            if notes.get(ref)
+        )
         if style == "Title":
             built.heading(text, 0)
         elif style.startswith("Heading"):
@@ -114,6 +119,23 @@ def open_docx(path: Path) -> Document:
             built.block(text)
     properties = document.core_properties
     return built.document(path, DOCX_KIND, properties.title, properties.author)
+
+
+def _docx_notes(document) -> dict[str, str]:
+    """Footnote id → its text (python-docx reads no footnotes: their part is read here)."""
+    for part in document.part.package.iter_parts():
+        if str(part.partname) == "/word/footnotes.xml":
+            try:
+                root = etree.fromstring(part.blob, _PARSER)
+            except etree.XMLSyntaxError:
+                return {}
+            w = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+            return {
+                note.get(f"{w}id", ""): " ".join("".join(note.itertext()).split())
+                for note in root.iter(f"{w}footnote")
+                if note.get(f"{w}type") is None  # not the separators
+            }
+    return {}
 
 
 def _docx_rows(table) -> Iterator[str]:

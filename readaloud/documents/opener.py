@@ -17,6 +17,9 @@ from readaloud.text import extract
 
 _ODT_MIMETYPE = b"application/vnd.oasis.opendocument.text"
 _EPUB_MIMETYPE = b"application/epub+zip"
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+#: The stream names of an OLE file are in its directory, near the start of a small file.
+_OLE_SCAN_BYTES = 1 << 20
 #: Kinds this module opens itself; for the rest ``text/extract.py`` says what they are.
 DOCUMENT_SUFFIXES = frozenset({".pdf", ".epub", ".docx", ".odt"})
 
@@ -37,6 +40,8 @@ def open_document(
         from readaloud.documents.pdf import open_pdf
 
         return open_pdf(path, password, language)
+    if head.startswith(_OLE):
+        raise _office_error(path)
     if head.startswith(b"PK\x03\x04") or suffix in DOCUMENT_SUFFIXES - {".pdf"}:
         document = _open_zip(path, suffix)
         if document is not None:
@@ -100,9 +105,26 @@ def _open_zip(path: Path, suffix: str) -> Document | None:
             f"{path} is a ZIP archive, not {what}.", f"This is a ZIP archive, not {what}."
         )
     raise extract.NotReadable(
-        f"{path} is a ZIP archive, not a document readaloud can read "
-        "(PDF, EPUB, Word, OpenDocument, text, Markdown or HTML).",
+        f"{path} is a ZIP archive, not a document readaloud can read ({extract.READABLE}).",
         "a ZIP archive",
+    )
+
+
+def _office_error(path: Path) -> DocumentError:
+    """An OLE compound file: a password-protected Word or OpenDocument file (the encrypted
+    package inside one), or a Word document from before 2007."""
+    with path.open("rb") as handle:
+        start = handle.read(_OLE_SCAN_BYTES)
+    if "EncryptedPackage".encode("utf-16-le") in start:
+        return DocumentError(
+            f"{path} is protected by a password, which readaloud cannot open. Save a copy "
+            "without the password (Word: File > Info > Protect Document) and read that.",
+            "The document is protected by a password.",
+        )
+    return DocumentError(
+        f"{path} is an old Microsoft Office file (.doc, .xls, .ppt). Save it as .docx or "
+        ".odt (in Word or LibreOffice) and read that.",
+        "This is an old Office document, which readaloud cannot read.",
     )
 
 

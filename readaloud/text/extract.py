@@ -43,6 +43,8 @@ __all__ = [
     "looks_like_html",
 ]
 
+#: What readaloud reads, for the messages about what it cannot (``readaloud.documents``).
+READABLE = "PDF, EPUB, Word .docx, OpenDocument .odt, text, Markdown or HTML"
 #: The most HTML one page or file may hold; pages are much bigger than the text they carry.
 MAX_HTML_BYTES = 5_000_000
 
@@ -325,7 +327,7 @@ def looks_like_html(data: bytes) -> bool:
 
 def _not_readable_file(path: Path, kind: str) -> NotReadable:
     return NotReadable(
-        f"{path} is {kind}, not a text, Markdown or HTML file readaloud can read.", kind
+        f"{path} is {kind}, not a document readaloud can read ({READABLE}).", kind
     )
 
 

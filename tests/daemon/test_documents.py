@@ -35,14 +35,6 @@ def files(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def pages():
-    server = PageServer()
-    server.start()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
 def daemon(pulse: PulseServer, tmp_path_factory):
     process = DaemonProcess(pulse.env)
     process.start()

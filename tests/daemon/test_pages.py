@@ -16,14 +16,6 @@ RATE = 22050
 
 
 @pytest.fixture(scope="module")
-def pages():
-    server = PageServer()
-    server.start()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
 def daemon(pulse: PulseServer):
     process = DaemonProcess(pulse.env)
     process.start()

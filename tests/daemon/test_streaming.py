@@ -366,10 +366,13 @@ def test_a_client_that_plays_the_audio_itself_gets_pcm_and_the_daemon_stays_sile
     daemon: DaemonProcess, pulse: PulseServer
 ) -> None:
     frames: list[bytes] = []
-    with pulse.capture(RATE) as cap, connect(
-        f"ws://127.0.0.1:{daemon.port}/v1/stream",
-        subprotocols=["readaloud", f"readaloud.token.{daemon.token}"],  # type: ignore[list-item]
-    ) as ws:
+    with (
+        pulse.capture(RATE) as cap,
+        connect(
+            f"ws://127.0.0.1:{daemon.port}/v1/stream",
+            subprotocols=["readaloud", f"readaloud.token.{daemon.token}"],  # type: ignore[list-item]
+        ) as ws,
+    ):
         ws.send(json.dumps({"type": "start", "audio": "pcm"}))
         assert json.loads(ws.recv(timeout=10))["type"] == "accepted"
         audio_format = json.loads(ws.recv(timeout=10))

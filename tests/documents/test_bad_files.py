@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -102,6 +103,20 @@ def test_an_epub_with_drm_or_a_zip_that_is_no_epub(folder: Path) -> None:
     archive_file = folder / "photos.zip"
     shutil.copy(fake, archive_file)
     assert refused(archive_file).startswith(f"{archive_file} is a ZIP archive, not a document")
+
+
+def test_a_word_file_locked_with_a_password(folder: Path) -> None:
+    plain = pandoc(folder / "plain.docx", SMALL)
+    locked = folder / "locked.docx"
+    subprocess.run(
+        [sys.executable, "-m", "msoffcrypto.__main__", "-e", "-p", "harbour", str(plain),
+         str(locked)],
+        check=True,
+    )  # fmt: skip
+    assert refused(locked) == (
+        f"{locked} is protected by a password, which readaloud cannot open. Save a copy "
+        "without the password (Word: File > Info > Protect Document) and read that."
+    )
 
 
 def test_a_cut_off_word_file_and_a_huge_file(folder: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -126,6 +127,24 @@ def test_chapter_and_from_start_elsewhere(files, kind: str) -> None:
     found = segments(files[kind], "--from", words.upper())
     assert numbers_in(found[0]) == [50]
     assert numbers_in("\n".join(found)) == list(range(50, SENTENCES + 1))
+
+
+@pytest.mark.parametrize("kind", ["docx", "odt"])
+def test_word_and_opendocument_footnotes_follow_their_paragraph(tmp_path, kind: str) -> None:
+    source = tmp_path / "note.md"
+    source.write_text(
+        "# Notes\n\nThe keeper lit the lamp.[^1] Then he slept.\n\nMorning came.\n\n"
+        "[^1]: The lamp burned paraffin.\n"
+    )
+    made = tmp_path / f"note.{kind}"
+    subprocess.run(["pandoc", str(source), "-o", str(made)], check=True)
+    assert segments(made) == [
+        "Notes",
+        "The keeper lit the lamp.",
+        "Then he slept.",
+        "(Note: The lamp burned paraffin.)",
+        "Morning came.",
+    ]
 
 
 def test_a_chapter_or_words_that_are_not_there_are_named(files) -> None:

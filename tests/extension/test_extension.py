@@ -50,14 +50,6 @@ def daemon(pulse: PulseServer) -> Iterator[DaemonProcess]:
 
 
 @pytest.fixture(scope="module")
-def pages() -> Iterator[PageServer]:
-    server = PageServer()
-    server.start()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
 def browser() -> Iterator[Chromium]:
     chromium = Chromium(EXTENSION, extra_flags=(f"--host-resolver-rules=MAP {SITE} 127.0.0.1",))
     chromium.start()

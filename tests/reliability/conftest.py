@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from support.pages import PageServer
 from support.pulse import PulseServer
 from support.reliable import Daemon
 
@@ -20,11 +19,3 @@ def daemon(pulse: PulseServer) -> Iterator[Daemon]:
     process.start()
     yield process
     process.close()
-
-
-@pytest.fixture(scope="module")
-def pages() -> Iterator[PageServer]:
-    server = PageServer()
-    server.start()
-    yield server
-    server.close()

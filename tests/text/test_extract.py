@@ -293,7 +293,8 @@ def test_files_that_are_not_text_are_named(
     with pytest.raises(NotReadable) as caught:
         from_file(path)
     assert str(caught.value) == (
-        f"{path} is {kind}, not a text, Markdown or HTML file readaloud can read."
+        f"{path} is {kind}, not a document readaloud can read (PDF, EPUB, Word .docx, "
+        "OpenDocument .odt, text, Markdown or HTML)."
     )
     assert caught.value.kind == kind
 

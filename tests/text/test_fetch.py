@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,14 +28,6 @@ from readaloud.errors import BadInput, ReadaloudError
 from readaloud.text.extract import NoReadableText, NotReadable, TooLarge
 from readaloud.text.fetch import PageUnavailable, UnsupportedURL, fetch_url, fetch_url_async
 from readaloud.text.segment import split
-
-
-@pytest.fixture(scope="module")
-def pages() -> Iterator[PageServer]:
-    server = PageServer()
-    server.start()
-    yield server
-    server.close()
 
 
 def words(text: str) -> list[str]:
