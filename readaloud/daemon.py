@@ -307,19 +307,31 @@ class Daemon:
         )
 
     def _resume_reading(self) -> None:
-        """The last document whose reading stopped, from the sentence being heard then."""
+        """The last document or page whose reading stopped, from the sentence being heard."""
         assert self.scheduler is not None
-        from readaloud.speech.documents import DocumentRequest, open_stream
+        from readaloud.speech.documents import DocumentRequest, open_stream, page_stream
 
         latest = self.bookmarks.latest()
         if latest is None:
             raise BadInput("Nothing to resume: no reading stopped part way.")
-        stream = open_stream(
-            DocumentRequest(Path(latest.path)),
-            bookmarks=self.bookmarks,
-            language=self.config.speech.language or "en",
-            first_fragment_words=self.scheduler.first_fragment_words,
-        )
+        language = self.config.speech.language or "en"
+        words = self.scheduler.first_fragment_words
+        if latest.path.startswith(("http://", "https://")):  # a page, fetched again
+            text = self.text_from("url", latest.path)
+            stream = page_stream(
+                latest.path,
+                text,
+                bookmarks=self.bookmarks,
+                language=language,
+                first_fragment_words=words,
+            )
+        else:
+            stream = open_stream(
+                DocumentRequest(Path(latest.path)),
+                bookmarks=self.bookmarks,
+                language=language,
+                first_fragment_words=words,
+            )
         utterance = Utterance(
             "",
             voice=self.config.speech.voice or None,
@@ -327,11 +339,7 @@ class Daemon:
             rate=self.config.speech.rate,
             streamed=True,
         )
-        try:
-            self.scheduler.submit(utterance, Mode.INTERRUPT, stream=stream)
-        except BaseException:
-            stream.close()
-            raise
+        self.scheduler.submit(utterance, Mode.INTERRUPT, stream=stream)
 
     # -- serving -----------------------------------------------------------------------------
 

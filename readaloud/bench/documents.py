@@ -107,19 +107,17 @@ def extraction(path: Path, first_sentence: str) -> dict:
 def ocr_seconds_per_page(path: Path) -> float | None:
     if not ocr.available():
         return None
-    import io
-
     import pypdfium2 as pdfium
+
+    from readaloud.documents.pdf import page_png
 
     pdf = pdfium.PdfDocument(str(path))
     try:
-        image = pdf[0].render(scale=300 / 72).to_pil()
+        png = page_png(pdf, 0)  # at 300 dpi, as a scanned page is read
     finally:
         pdf.close()
-    png = io.BytesIO()
-    image.save(png, format="PNG")
     began = time.perf_counter()
-    ocr.recognise(png.getvalue())
+    ocr.recognise(png)
     return round(time.perf_counter() - began, 2)
 
 

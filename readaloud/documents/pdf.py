@@ -85,7 +85,12 @@ class PdfPages:
         previous, current = None, next(pages, None)
         if start > 0:
             previous, current = current, next(pages, None)
-        if current is not None and not current.blocks and ocr.available():
+        if (
+            current is not None
+            and not current.blocks
+            and ocr.available()
+            and self._has_images(current.number)
+        ):
             # Recognising a page takes seconds: say why it is quiet.
             yield Part(f"Page {current.number} is a scanned image; recognising its text.")
         while current is not None:
@@ -111,25 +116,23 @@ class PdfPages:
         return Part("\n\n".join(body), page=page.number)
 
     def _scanned(self, number: int) -> str:
-        page = self.pdf[number - 1]
+        if not self._has_images(number):
+            return ""  # an empty page
+        if not ocr.available():
+            return (
+                f"Page {number} is a scanned image. To hear it, install Tesseract: {ocr.INSTALL}."
+            )
         try:
-            if not _has_images(page):
-                return ""  # an empty page
-            if not ocr.available():
-                return (
-                    f"Page {number} is a scanned image. To hear it, install Tesseract: "
-                    f"{ocr.INSTALL}."
-                )
-            image = page.render(scale=_OCR_DPI / 72).to_pil()
-        finally:
-            page.close()
-        png = io.BytesIO()
-        image.save(png, format="PNG")
-        try:
-            text = ocr.recognise(png.getvalue(), self.language)
+            return ocr.recognise(page_png(self.pdf, number - 1), self.language)
         except (OSError, subprocess.SubprocessError) as error:
             return f"Page {number} could not be recognised: {error}."
-        return text
+
+    def _has_images(self, number: int) -> bool:
+        page = self.pdf[number - 1]
+        try:
+            return _has_images(page)
+        finally:
+            page.close()
 
     def _layouts(self, start: int, count: int) -> Iterator[Page]:
         first, batch = start + 1, _FIRST_BATCH
@@ -159,6 +162,18 @@ class PdfPages:
 
     def close(self) -> None:
         self.pdf.close()
+
+
+def page_png(pdf: pdfium.PdfDocument, index: int, dpi: int = _OCR_DPI) -> bytes:
+    """Page ``index`` (from 0) rendered as a PNG, as Tesseract reads it."""
+    page = pdf[index]
+    try:
+        image = page.render(scale=dpi / 72).to_pil()
+    finally:
+        page.close()
+    png = io.BytesIO()
+    image.save(png, format="PNG")
+    return png.getvalue()
 
 
 def _scanned_only(pdf: pdfium.PdfDocument, pages: int = 3) -> bool:

@@ -9,7 +9,7 @@ import dataclasses
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,8 +142,3 @@ def _work(job: tuple[str, str]) -> Made:
 
 def load(work: Path, key: str) -> np.ndarray:
     return np.load(audio_path(work, key))
-
-
-def loaded(work: Path, sentences: list[Sentence]) -> Iterator[tuple[Sentence, np.ndarray]]:
-    for sentence in sentences:
-        yield sentence, load(work, sentence.key)

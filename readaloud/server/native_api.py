@@ -18,7 +18,7 @@ from readaloud.config import MAX_RATE, MIN_RATE
 from readaloud.errors import BadInput, ReadaloudError
 from readaloud.server.security import is_unix_socket
 from readaloud.server.services import VOICE_ID, Services, ServicesDep
-from readaloud.speech.documents import DocumentRequest, DocumentStream, open_stream, page_stream
+from readaloud.speech.documents import DocumentRequest, open_stream, page_stream
 from readaloud.speech.scheduler import Mode
 from readaloud.speech.utterance import MAX_PITCH, Utterance
 from readaloud.text.extract import MAX_HTML_BYTES, TooLarge
@@ -144,15 +144,7 @@ def speak(request: SpeakRequest, services: ServicesDep, http: Request) -> Accept
         except ReadaloudError as error:
             services.feedback(error, request.mode)  # the user may see nothing
             raise
-    utterance = Utterance(
-        text="" if request.url else text,
-        voice=request.voice or services.default_voice,
-        language=request.language,  # None: detected, else [speech] language
-        rate=request.rate if request.rate is not None else services.default_rate,
-        pitch=request.pitch or 0.0,
-        volume=request.volume if request.volume is not None else 1.0,
-        streamed=bool(request.url),
-    )
+    utterance = _utterance(request, services, None if request.url else text)
     extract_ms = (time.perf_counter() - began) * 1000
     if request.url:  # a page keeps its place, like a document
         stream = page_stream(
@@ -164,19 +156,23 @@ def speak(request: SpeakRequest, services: ServicesDep, http: Request) -> Accept
             language=request.language or services.default_language,
             first_fragment_words=services.scheduler.first_fragment_words,
         )
-        return Accepted(id=_submit(services, utterance, request.mode, extract_ms, stream))
-    return Accepted(id=services.scheduler.submit(utterance, request.mode, extract_ms=extract_ms))
+    else:
+        stream = None
+    uid = services.scheduler.submit(utterance, request.mode, extract_ms=extract_ms, stream=stream)
+    return Accepted(id=uid)
 
 
-def _submit(
-    services: Services, utterance: Utterance, mode: Mode, extract_ms: float, stream: DocumentStream
-) -> str:
-    """Queue a document's or page's utterance; its stream is closed if that fails."""
-    try:
-        return services.scheduler.submit(utterance, mode, extract_ms=extract_ms, stream=stream)
-    except BaseException:
-        stream.close()
-        raise
+def _utterance(request: SpeakRequest, services: Services, text: str | None) -> Utterance:
+    """The request's utterance: of ``text``, or streamed (a page or a document) if None."""
+    return Utterance(
+        text=text or "",
+        voice=request.voice or services.default_voice,
+        language=request.language,  # None: detected, else [speech] language
+        rate=request.rate if request.rate is not None else services.default_rate,
+        pitch=request.pitch or 0.0,
+        volume=request.volume if request.volume is not None else 1.0,
+        streamed=text is None,
+    )
 
 
 def _speak_file(
@@ -187,15 +183,7 @@ def _speak_file(
         # A page that learnt the token must not have the user's files read out.
         raise HTTPException(403, "Files are opened only when asked over the daemon's socket.")
     path = Path(request.file)
-    utterance = Utterance(
-        text="",
-        voice=request.voice or services.default_voice,
-        language=request.language,
-        rate=request.rate if request.rate is not None else services.default_rate,
-        pitch=request.pitch or 0.0,
-        volume=request.volume if request.volume is not None else 1.0,
-        streamed=True,
-    )
+    utterance = _utterance(request, services, None)
     try:
         if not path.is_absolute():
             raise BadInput(f"{request.file} is not an absolute path; give the whole path.")
@@ -215,7 +203,8 @@ def _speak_file(
         services.feedback(error, request.mode)
         raise
     extract_ms = (time.perf_counter() - began) * 1000
-    return Accepted(id=_submit(services, utterance, request.mode, extract_ms, stream))
+    uid = services.scheduler.submit(utterance, request.mode, extract_ms=extract_ms, stream=stream)
+    return Accepted(id=uid)
 
 
 # Stop and pause run on the event loop, not in the thread pool: under load a pool thread

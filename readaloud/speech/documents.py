@@ -9,7 +9,6 @@ or the start is asked for.
 from __future__ import annotations
 
 import hashlib
-import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +18,6 @@ from readaloud.documents.model import Document, ListReader, Part
 from readaloud.documents.opener import open_document
 from readaloud.documents.reading import Reading, Start
 from readaloud.speech.stream import StreamOptions, TextStream
-
-log = logging.getLogger(__name__)
 
 _LISTED_CHARS = 80
 

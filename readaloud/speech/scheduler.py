@@ -140,9 +140,19 @@ class Scheduler:
         """Queue ``utterance``; return its id. Input errors are raised here, before any sound.
 
         ``stream``: a streamed utterance's text, written while it is spoken; it is closed when
-        the utterance is over. ``extract_ms``: time the caller spent getting the text (page
-        fetch, selection), reported in the timing event.
+        the utterance is over, or here when it is refused. ``extract_ms``: time the caller
+        spent getting the text (page fetch, selection), reported in the timing event.
         """
+        try:
+            return self._submit(utterance, mode, extract_ms, stream)
+        except BaseException:
+            if stream is not None:
+                stream.close()  # refused: nothing will read it
+            raise
+
+    def _submit(
+        self, utterance: Utterance, mode: Mode, extract_ms: float, stream: TextStream | None
+    ) -> str:
         submitted_at = time.time()
         began = time.perf_counter()
         segments: SegmentSource

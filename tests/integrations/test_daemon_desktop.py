@@ -93,6 +93,21 @@ def test_resume_key_goes_on_with_the_last_document(
     daemon.post("/v1/stop")
 
 
+def test_resume_key_goes_on_with_the_last_web_page(
+    daemon: DaemonProcess, xserver: XServer, pages
+) -> None:
+    events = Events(daemon)
+    uid = daemon.post("/v1/speak", {"url": pages.url("/article")}).json()["id"]
+    heard = events.wait_for(lambda e: e["type"] == "segment_start" and e["index"] == 2)
+    daemon.post("/v1/stop")
+    events.wait_for(lambda e: e["type"] == "utterance_end" and e["id"] == uid)
+    xserver.key("super+alt+b")  # the page is fetched again and read on from that sentence
+    started = events.wait_for(lambda e: e["type"] == "utterance_start" and e["id"] != uid)
+    first = events.wait_for(lambda e: e["type"] == "segment_start" and e["id"] == started["id"])
+    assert heard["text"].startswith(first["text"]) and len(first["text"]) > 10
+    daemon.post("/v1/stop")
+
+
 def test_nothing_selected_is_said_aloud(
     daemon: DaemonProcess, xserver: XServer, pulse: PulseServer
 ) -> None:
