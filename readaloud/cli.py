@@ -12,7 +12,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from readaloud import __version__
-from readaloud.commands import bench, control, documents, export, speak, speechd, system, xtts
+from readaloud.commands import (
+    bench,
+    control,
+    documents,
+    export,
+    speak,
+    speechd,
+    system,
+    voices,
+    xtts,
+)
 from readaloud.config import default_config_path
 from readaloud.config import load as load_config
 from readaloud.errors import ExitCode, ReadaloudError
@@ -44,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="count", default=0, help="log more (-vv for debug details)"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for group in (speak, documents, export, control, system, xtts, bench, speechd):
+    for group in (speak, documents, export, control, system, voices, xtts, bench, speechd):
         group.register(commands)
     return parser
 

@@ -89,10 +89,13 @@ def _origins(value: tuple[str, ...]) -> str | None:
     return None
 
 
-def _remote_url(value: str) -> str | None:
-    if not value or re.match(r"^https?://[^/\s]+", value):
-        return None
-    return "must be an http(s) address such as http://gpu-box:7412/v1"
+def http_url(example: str) -> Check:
+    def check(value: str) -> str | None:
+        if not value or re.match(r"^https?://[^/\s]+", value):
+            return None
+        return f"must be an http(s) address such as {example}"
+
+    return check
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,9 @@ class SpeechConfig:
     short_cache_mb: float = setting(16.0, between(0, 1024, " MB"))
     #: Letters, digits, symbols and key names are made ahead for the voice settings in use.
     echo_ahead: bool = True
+    #: Text in a language no installed voice speaks: "tell" says so once and skips it,
+    #: "read-anyway" has the default voice read it.
+    missing_voice: str = setting("tell", one_of("tell", "read-anyway"))
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,28 @@ class PiperConfig:
     use_cuda: bool = False
     #: Threads of each onnxruntime session; 0: onnxruntime's own choice (one per core).
     threads: int = setting(0, between(0, 256))
+
+
+def _voice_ids(value: dict[str, str]) -> str | None:
+    for language, voice in value.items():
+        if not re.match(r"^[a-zA-Z]{2,3}$", language):
+            return f"has key {language!r}: use a language code such as de or pt"
+        if not voice.strip():
+            return f"gives no voice for {language}"
+    return None
+
+
+@dataclass(frozen=True)
+class VoicesConfig:
+    """The [voices] section: where Piper voices are downloaded from, and who reads what."""
+
+    #: The Piper voices repository (its voices.json and lang/.../voice/quality/ files).
+    piper_url: str = setting(
+        "https://huggingface.co/rhasspy/piper-voices/resolve/main",
+        http_url("http://localhost:8000/piper-voices"),
+    )
+    #: Language code → voice id, e.g. de = "de_DE-thorsten-medium" ([voices.by_language]).
+    by_language: dict[str, str] = setting({}, _voice_ids)
 
 
 @dataclass(frozen=True)
@@ -160,7 +188,7 @@ class OpenAIConfig:
 
 @dataclass(frozen=True)
 class RemoteConfig:
-    url: str = setting("", _remote_url)
+    url: str = setting("", http_url("http://gpu-box:7412/v1"))
     api_key_file: str = ""
     voice: str = ""
     model: str = "tts-1"
@@ -235,6 +263,7 @@ class Config:
     openai: OpenAIConfig = field(default_factory=OpenAIConfig)
     stream: StreamConfig = field(default_factory=StreamConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    voices: VoicesConfig = field(default_factory=VoicesConfig)
     remote: RemoteConfig = field(default_factory=RemoteConfig)
     xtts: XttsSettings = field(default_factory=XttsSettings)
     #: Where this config came from (None: built-in defaults).
@@ -285,6 +314,7 @@ _SECTIONS: dict[str, type] = {
     "openai": OpenAIConfig,
     "stream": StreamConfig,
     "export": ExportConfig,
+    "voices": VoicesConfig,
     "remote": RemoteConfig,
     "xtts": XttsSettings,
 }

@@ -22,6 +22,7 @@ class ExitCode(IntEnum):
     SERVICE_SETUP = 11
     SPEECHD_SETUP = 12
     BENCH_FAILED = 13
+    DOWNLOAD_FAILED = 14
     INTERNAL_ERROR = 70  # a bug: one line, details with -v
     INTERRUPTED = 130  # Ctrl+C
 
@@ -67,3 +68,11 @@ class EngineError(ReadaloudError):
 
     exit_code = ExitCode.ENGINE_FAILURE
     code = "engine_failure"
+
+
+class DownloadFailed(ReadaloudError):
+    """A voice could not be downloaded (offline, a server error, a file that does not match
+    its checksum); nothing half-installed is left."""
+
+    exit_code = ExitCode.DOWNLOAD_FAILED
+    code = "download_failed"

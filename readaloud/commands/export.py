@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 from readaloud.commands.common import add_voice_options
+from readaloud.commands.progress import Progress, clock
 from readaloud.config import Config
 
 
@@ -70,13 +70,13 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
         print(f"Went on from an earlier export: {report.reused} sentences were made.", file=err)
     for written in report.files:
         print(
-            f"Wrote {written.path} ({_clock(written.seconds)}, {written.rms_db:.1f} dB RMS, "
+            f"Wrote {written.path} ({clock(written.seconds)}, {written.rms_db:.1f} dB RMS, "
             f"peak {written.peak_db:.1f} dB)",
             file=err,
         )
     if report.real_time_factor is not None:
         print(
-            f"Made {_clock(report.made_s)} of speech in {_clock(report.made_wall_s)} with "
+            f"Made {clock(report.made_s)} of speech in {clock(report.made_wall_s)} with "
             f"{report.workers} worker{'s' if report.workers > 1 else ''} "
             f"(real-time factor {report.real_time_factor:.3f}).",
             file=err,
@@ -84,43 +84,3 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
     for chapter, text, problem in report.suspicious:
         print(f"Check chapter {chapter}: “{text[:60]}” is {problem}.", file=err)
     return 0
-
-
-class Progress:
-    """A bar with the time left on a terminal; a line every 10 % otherwise (logs, pipes)."""
-
-    def __init__(self, out) -> None:
-        self.out = out
-        self.tty = out.isatty()
-        self.began = time.monotonic()
-        self.first_done: int | None = None
-        self.last_tenth = -1
-
-    def __call__(self, done: int, total: int, made_s: float) -> None:
-        if self.first_done is None:
-            self.first_done, self.began = done, time.monotonic()
-        share = done / total if total else 1.0
-        left = self._left(done, total)
-        if self.tty:
-            bar = "#" * round(share * 30)
-            self.out.write(f"\r[{bar:<30}] {done}/{total} sentences, {left} left ")
-            if done == total:
-                self.out.write("\n")
-            self.out.flush()
-        elif int(share * 10) > self.last_tenth:
-            self.last_tenth = int(share * 10)
-            self.out.write(f"{round(share * 100)}% ({done}/{total} sentences, {left} left)\n")
-            self.out.flush()
-
-    def _left(self, done: int, total: int) -> str:
-        made = done - (self.first_done or 0)
-        if made <= 0:
-            return "time unknown"
-        per = (time.monotonic() - self.began) / made
-        return _clock(per * (total - done))
-
-
-def _clock(seconds: float) -> str:
-    seconds = round(seconds)
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"

@@ -20,7 +20,13 @@ from readaloud.errors import (
     NoOutputDevice,
     ReadaloudError,
 )
-from readaloud.speech.events import Connected, Event, SpeechFailed, UtteranceEnded
+from readaloud.speech.events import (
+    MISSING_VOICE,
+    Connected,
+    Event,
+    SpeechFailed,
+    UtteranceEnded,
+)
 
 log = logging.getLogger("readaloud")
 
@@ -75,7 +81,9 @@ def via_daemon(client, body: dict[str, Any], wait: bool) -> int:
             event = events.get()
             if getattr(event, "id", None) != utterance_id:
                 continue
-            if isinstance(event, SpeechFailed):  # the same one line and exit code as in-process
+            if isinstance(event, SpeechFailed) and event.code == MISSING_VOICE:
+                print(event.message, file=sys.stderr)  # the rest is read on
+            elif isinstance(event, SpeechFailed):  # one line and exit code, as in-process
                 kinds = {NoOutputDevice.code: NoOutputDevice, EngineError.code: EngineError}
                 raise kinds.get(event.code, ReadaloudError)(event.message)
             if isinstance(event, UtteranceEnded):
@@ -95,12 +103,14 @@ def to_file(out: Path, utterance, args: argparse.Namespace, config: Config) -> i
     segments = prepare(engine, utterance, fragment_words)
     engine.load()
     cancel = threading.Event()
-    blocks = (
-        piece.chunk.samples
+    def blocks():
         for piece in synthesize(
             engine, utterance, cancel, first_fragment_words=fragment_words, segments=segments
-        )
-    )
-    seconds = write_audio(out, engine.sample_rate, blocks)
+        ):
+            if piece.notice:
+                print(piece.notice, file=sys.stderr)
+            yield piece.chunk.samples
+
+    seconds = write_audio(out, engine.sample_rate, blocks())
     print(f"Wrote {seconds:.1f} s of speech to {out}", file=sys.stderr)
     return 0

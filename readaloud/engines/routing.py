@@ -20,8 +20,8 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -49,6 +49,21 @@ class Failover:
     when: float
 
 
+#: What happens to text in a language no voice speaks ([speech] missing_voice).
+MISSING_VOICE = ("tell", "read-anyway")
+
+
+@dataclass(frozen=True)
+class LanguagePolicy:
+    """Which voice reads each language (speech/languages.py follows it, sentence by sentence)."""
+
+    #: Language code → the voice id that reads it ([voices.by_language]).
+    by_language: Mapping[str, str] = field(default_factory=dict)
+    #: "tell": say once that the voice is missing and skip that text; "read-anyway": the
+    #: default voice reads it (and the notice is only shown).
+    missing_voice: str = "tell"
+
+
 class RoutingEngine:
     """Routes each segment to the primary or the fast engine and fails over between them."""
 
@@ -60,6 +75,7 @@ class RoutingEngine:
         short_text_words: int = 2,
         detector: LanguageDetector | None = None,
         default_language: str | None = "en",
+        policy: LanguagePolicy | None = None,
     ) -> None:
         self.primary = primary
         self.fast = fast if fast is not primary else None
@@ -67,6 +83,7 @@ class RoutingEngine:
         self.short_text_words = short_text_words
         self.detector = detector
         self.default_language = default_language or None
+        self.policy = policy or LanguagePolicy()
         self.failovers: deque[Failover] = deque(maxlen=20)
         self._failed_utterance = ""  # utterance_id of the one the primary failed in
         self._last_call = 0.0

@@ -51,6 +51,10 @@ class SegmentStarted(Event):
     start: int
     end: int
     text: str
+    #: The language it is read in, when known (detected or asked for), and the voice asked
+    #: for (left out: the engine's voice for that language).
+    language: str | None = None
+    voice: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,9 +110,16 @@ class UtteranceTiming(Event):
     enqueued_at: float
 
 
+#: ``SpeechFailed.code`` of a notice that some text has no voice; the utterance goes on.
+MISSING_VOICE = "missing_voice"
+
+
 @dataclass(frozen=True)
 class SpeechFailed(Event):
-    """Speaking failed; ``code`` names the kind (``no_sound_output``, ``engine_failure``)."""
+    """Speaking failed; ``code`` names the kind (``no_sound_output``, ``engine_failure``).
+
+    ``missing_voice`` is not the end of the utterance: part of it is in a language no voice
+    speaks (skipped or read with the default voice, as ``[speech] missing_voice`` says)."""
 
     type: ClassVar[str] = "error"
     id: str

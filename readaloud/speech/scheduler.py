@@ -18,6 +18,7 @@ from readaloud.audio.player import Player
 from readaloud.engines.base import AudioChunk, Engine, WordTiming
 from readaloud.errors import ExitCode, NoOutputDevice, ReadaloudError
 from readaloud.speech.events import (
+    MISSING_VOICE,
     Event,
     Paused,
     Resumed,
@@ -419,7 +420,10 @@ class Scheduler:
             mark = None
             if piece.index != last_index:
                 last_index = piece.index
-                mark = self._mark(job, piece.index)
+                mark = self._mark(job, piece)
+            if piece.notice:
+                log.warning("%s", piece.notice)
+                self._emit(SpeechFailed(job.id, piece.notice, MISSING_VOICE))
             if cancel.is_set():
                 return False
             self.player.enqueue(
@@ -532,7 +536,9 @@ class Scheduler:
 
         return [(round(word.at * chunk.sample_rate), mark(word)) for word in chunk.words]
 
-    def _mark(self, job: Job, index: int) -> Callable[[], None]:
+    def _mark(self, job: Job, piece: SpokenChunk) -> Callable[[], None]:
+        index, language, voice = piece.index, piece.language, piece.voice
+
         def heard() -> None:
             if job.cancel.is_set():
                 return
@@ -541,6 +547,10 @@ class Scheduler:
             if segment is None:
                 return
             job.segments.heard(index)
-            self._emit(SegmentStarted(job.id, index, segment.start, segment.end, segment.text))
+            self._emit(
+                SegmentStarted(
+                    job.id, index, segment.start, segment.end, segment.text, language, voice
+                )
+            )
 
         return heard

@@ -12,6 +12,7 @@ import numpy as np
 
 from readaloud.engines.base import AudioChunk, Engine, SynthesisRequest
 from readaloud.errors import BadInput
+from readaloud.speech.languages import LanguageTrack
 from readaloud.speech.segments import FixedSegments, SegmentSource, WaitHook
 from readaloud.speech.utterance import Utterance
 from readaloud.speech.voicing import engine_rate, voiced
@@ -33,6 +34,11 @@ class SpokenChunk:
     segment: Segment
     index: int
     chunk: AudioChunk
+    #: The language and voice the segment is read in (None: the engine's default).
+    language: str | None = None
+    voice: str | None = None
+    #: On the first chunk after a segment no voice can read: what the user is told.
+    notice: str = ""
 
 
 def _loud_end(samples: np.ndarray) -> int:
@@ -141,9 +147,7 @@ def check_characters(text: str) -> None:
 
 
 def segments_of(utterance: Utterance, first_fragment_words: int) -> list[Segment]:
-    segments = split(
-        utterance.text, utterance.language, first_fragment_words=first_fragment_words
-    )
+    segments = split(utterance.text, utterance.language, first_fragment_words=first_fragment_words)
     if not segments:
         raise BadInput("There is nothing to read: the text has no words.")
     return segments
@@ -189,6 +193,7 @@ def synthesize(
         rate=engine_rate(utterance),
         utterance_id=utterance_id or uuid.uuid4().hex,
     )
+    track = LanguageTrack(engine, utterance)
     index = first_index
     while not cancel.is_set():
         if pace is not None and index > first_index:
@@ -197,12 +202,30 @@ def synthesize(
         segment = source.next(index, cancel, wait_hook)
         if segment is None:
             return
-        chunks = engine.stream(asked.but(text=segment.text), cancel)
+        choice = track.choose(segment.text)
+        notice = track.notice(choice.missing) if choice.missing else ""
+        text, ask = segment.text, choice
+        if choice.missing and track.tells:
+            if not notice:  # said once already: the segment is skipped
+                index += 1
+                continue
+            text, ask = notice, track.notice_voice()  # heard where the segment would be
+        chunks = engine.stream(asked.but(text=text, voice=ask.voice, language=ask.language), cancel)
         if index == first_index or waited[0]:
             chunks = without_lead_in(chunks, LEAD_IN_S)
-        if not segment.text.endswith(_SENTENCE_END):
+        if not text.endswith(_SENTENCE_END):
             chunks = with_short_ending(chunks, MID_SENTENCE_PAUSE_S)
         for chunk in chunks:
+            if text is not segment.text:  # the notice's words are not the segment's
+                chunk = dataclasses.replace(chunk, start=0, end=len(segment.text), words=())
             chunk = voiced(chunk, utterance).moved(segment.start, segment.end)
-            yield SpokenChunk(segment=segment, index=index, chunk=chunk)
+            yield SpokenChunk(
+                segment,
+                index,
+                chunk,
+                language=choice.language or choice.missing or None,
+                voice=ask.voice if text is segment.text else None,
+                notice=notice,
+            )
+            notice = ""
         index += 1

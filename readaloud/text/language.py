@@ -8,6 +8,7 @@ Hangul, ...) are told apart by lingua even from a word or two.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 from collections.abc import Iterable
@@ -20,7 +21,75 @@ MIN_LATIN_LETTERS = 6
 #: lingua answers only when its best guess leads the second by this much (0..1).
 MIN_RELATIVE_DISTANCE = 0.1
 
+#: Languages told apart even when no installed voice speaks them, so that such text is reported
+#: instead of read with a voice of another language: those Piper and XTTS have voices for, and
+#: a few more scripts. (Each adds lingua's trigram model: these 40 cost about 90 MB in all.)
+KNOWN_LANGUAGES = frozenset(
+    {
+        "ar",
+        "ca",
+        "cs",
+        "cy",
+        "da",
+        "de",
+        "el",
+        "en",
+        "es",
+        "fa",
+        "fi",
+        "fr",
+        "he",
+        "hi",
+        "hu",
+        "id",
+        "is",
+        "it",
+        "ja",
+        "ka",
+        "kk",
+        "ko",
+        "lv",
+        "ml",
+        "nl",
+        "no",
+        "pl",
+        "pt",
+        "ro",
+        "ru",
+        "sk",
+        "sl",
+        "sr",
+        "sv",
+        "sw",
+        "te",
+        "th",
+        "tr",
+        "uk",
+        "vi",
+        "zh",
+    }
+)
+#: Reading goes on in the language it is in until a sentence is this much more likely (a power
+#: of ten, lingua's low-accuracy likelihoods) in another one. Measured on 447 sentences of
+#: English technical prose (READMEs, design notes): the most misjudged reached 10^3.9; real
+#: sentences of two words or more in German, French, Italian, Swedish... 10^4.4 and up.
+SWITCH_EVIDENCE = 4.2
+
 _WORD = re.compile(r"[^\W\d_]+")
+#: A word as detection sees it: letters only, maybe with an inner apostrophe or hyphen. Code,
+#: paths, numbers and acronyms ("XTTS", "config.toml") say nothing about the language.
+_PLAIN_WORD = re.compile(r"^[^\W\d_]+(?:['’-][^\W\d_]+)*$")
+_EDGES = re.compile(r"^[\W_]+|[\W_]+$")
+#: Our codes (Piper's language families) that lingua spells otherwise: Norwegian is Bokmål.
+_LINGUA_CODES = {"no": "nb"}
+_OUR_CODES = {theirs: ours for ours, theirs in _LINGUA_CODES.items()}
+
+
+def _code_of(language) -> str:  # lingua.Language -> our code
+    code = language.iso_code_639_1.name.lower()
+    return _OUR_CODES.get(code, code)
+
+
 # Latin letters, including every accented and extended form (up to IPA extensions).
 _LATIN_END = 0x024F
 
@@ -49,8 +118,41 @@ class LanguageDetector:
         found = detector.detect_language_of(text)
         if found is None:
             return None
-        code = found.iso_code_639_1.name.lower()
+        code = _code_of(found)
         return code if code in self.languages else None
+
+    def judge(self, text: str, current: str | None) -> str | None:
+        """The language of ``text`` when the text before it was in ``current``: ``current``
+        unless the evidence for another language is strong (``SWITCH_EVIDENCE``), or that
+        language's script is not ``current``'s; None when the text is too short to tell.
+
+        Short lines so keep the language of their neighbours, and a misjudged English sentence
+        full of names does not leave English.
+        """
+        words = [_EDGES.sub("", word) for word in text.split()]
+        words = [w for w in words if _PLAIN_WORD.match(w) and not (len(w) > 1 and w.isupper())]
+        letters = "".join(words)
+        if not letters:
+            return None
+        latin = all(ord(ch) <= _LATIN_END for ch in letters)
+        if latin and (len(words) < MIN_LATIN_WORDS or len(letters) < MIN_LATIN_LETTERS):
+            return None
+        detector = self._build()
+        if detector is None:
+            return None
+        values = {
+            _code_of(value.language): value.value
+            for value in detector.compute_language_confidence_values(" ".join(words))
+        }
+        best = max(values, key=values.__getitem__, default=None)
+        if best is None or values[best] <= 0:
+            return None  # too little to go on ("Да")
+        if best == current or best not in self.languages:
+            return current if best == current else None
+        now = values.get(current or "", 0.0)
+        if now > 0 and math.log10(values[best] / now) < SWITCH_EVIDENCE:
+            return current
+        return best
 
     def language_of(self, text: str, default: str) -> str:
         """``detect(text)``, or ``default`` when it cannot tell."""
@@ -69,6 +171,20 @@ class LanguageDetector:
             return self._detector or None
 
 
+def language_name(code: str) -> str:
+    """The English name of a language code ("ru" → "Russian"), or the code when unknown."""
+    try:
+        from lingua import IsoCode639_1, Language
+    except ImportError:
+        return code
+    base = code.split("-")[0].lower()
+    iso = getattr(IsoCode639_1, _LINGUA_CODES.get(base, base).upper(), None)
+    if iso is None:
+        return code
+    name = Language.from_iso_code_639_1(iso).name
+    return {"BOKMAL": "Norwegian"}.get(name, name.title())
+
+
 def _lingua_detector(codes: list[str]):
     try:
         from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
@@ -77,7 +193,7 @@ def _lingua_detector(codes: list[str]):
         return False
     languages = []
     for code in codes:
-        iso = getattr(IsoCode639_1, code.upper(), None)
+        iso = getattr(IsoCode639_1, _LINGUA_CODES.get(code, code).upper(), None)
         if iso is not None:
             languages.append(Language.from_iso_code_639_1(iso))
     if len(languages) < 2:

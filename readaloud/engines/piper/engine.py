@@ -57,7 +57,9 @@ class PiperEngine:
         cache_dir: Path | None = None,
         threads: int = 0,
     ) -> None:
-        self._models = {m.id: m for m in discover_models(voices_dir)}
+        self._voices_dir = voices_dir
+        self._voices_seen: float | None = self._folder_time()
+        self._found = {m.id: m for m in discover_models(voices_dir)}
         #: Where each voice's graph halves are kept once cut.
         self.cache_dir = cache_dir or xdg_cache_home() / "readaloud" / "piper"
         self._default_voice = default_voice or None
@@ -66,6 +68,22 @@ class PiperEngine:
         self._loaded: dict[str, LoadedVoice] = {}
         self.windows = WindowPlan()
         self._lock = threading.Lock()
+
+    def _folder_time(self) -> float | None:
+        try:
+            return self._voices_dir.stat().st_mtime if self._voices_dir else None
+        except OSError:
+            return None
+
+    @property
+    def _models(self) -> dict[str, PiperModel]:
+        """The voices installed now: a voice downloaded (or removed) while the daemon runs is
+        seen at once (the folder's time changes when one is added or removed)."""
+        seen = self._folder_time()
+        if seen != self._voices_seen:
+            self._voices_seen = seen
+            self._found = {m.id: m for m in discover_models(self._voices_dir)}
+        return self._found
 
     @property
     def available(self) -> bool:
@@ -132,11 +150,8 @@ class PiperEngine:
                 return model
         raise UnsupportedLanguage(
             f"No installed voice speaks '{language}' (installed: {', '.join(self.languages())}). "
-            f"Add a Piper voice for it to {self._voices_hint()}."
+            f"Run: readaloud voice download {lang}"
         )
-
-    def _voices_hint(self) -> str:
-        return "the Piper voices folder (see 'readaloud doctor')"
 
     def streaming(self, voice: str | None = None) -> tuple[bool, str]:
         """Whether ``voice`` (default: the default voice) is heard within a sentence, and if not,

@@ -1,0 +1,108 @@
+"""Which language each sentence of an utterance is in, which voice reads it, and what is said
+when no voice can: no text is read with a voice of another language without a word.
+
+A request that names its language is read in it, as it asks. Otherwise each sentence's language
+is judged from its words, staying with the language being read unless the evidence for another
+is strong (``LanguageDetector.judge``): short lines keep their neighbours' language.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from readaloud.engines.base import Engine
+from readaloud.engines.routing import LanguagePolicy, RoutingEngine
+from readaloud.errors import ReadaloudError
+from readaloud.speech.utterance import Utterance
+from readaloud.text.language import LanguageDetector, language_name
+
+
+@dataclass(frozen=True)
+class VoiceChoice:
+    """How to read one sentence."""
+
+    #: The language to ask the engine for (None: the engine's default).
+    language: str | None
+    #: The voice to ask for (None: the engine's voice for ``language``).
+    voice: str | None
+    #: A language no installed voice speaks ("" when one does).
+    missing: str = ""
+
+
+def download_command(language: str) -> str:
+    return f"readaloud voice download {language}"
+
+
+class LanguageTrack:
+    """One utterance's way through its languages, sentence by sentence."""
+
+    def __init__(self, engine: Engine, utterance: Utterance) -> None:
+        self.engine = engine
+        self.voice = utterance.voice
+        self.fixed = utterance.language
+        routing = engine if isinstance(engine, RoutingEngine) else None
+        self.detector: LanguageDetector | None = routing.detector if routing else None
+        self.policy = routing.policy if routing else LanguagePolicy()
+        #: The user's own language: the notices are said in it.
+        self.default = routing.default_language if routing else None
+        self.current = self.default
+        self._choices: dict[str, VoiceChoice] = {}
+        self._told: set[str] = set()
+
+    @property
+    def tells(self) -> bool:
+        """Text in a language no voice speaks is skipped (and said so), not read anyway."""
+        return self.policy.missing_voice == "tell"
+
+    def choose(self, text: str) -> VoiceChoice:
+        """How to read ``text``, the utterance's next sentence."""
+        if self.fixed or self.detector is None:
+            return VoiceChoice(self.fixed, self.voice)
+        found = self.detector.judge(text, self.current)
+        if found is not None:
+            self.current = found
+        if self.current is None:
+            return VoiceChoice(None, self.voice)
+        return self.voice_for(self.current)
+
+    def voice_for(self, language: str) -> VoiceChoice:
+        choice = self._choices.get(language)
+        if choice is None:
+            choice = self._choices[language] = self._pick(language)
+        return choice
+
+    def _pick(self, language: str) -> VoiceChoice:
+        if self.voice and self._speaks(self.voice, language):
+            return VoiceChoice(language, self.voice)
+        preferred = self.policy.by_language.get(language)
+        if preferred and self._speaks(preferred, language):
+            return VoiceChoice(language, preferred)
+        if self._speaks(None, language):
+            return VoiceChoice(language, None)
+        return VoiceChoice(None, self.voice, missing=language)
+
+    def _speaks(self, voice: str | None, language: str) -> bool:
+        try:
+            self.engine.validate(voice, language)
+        except ReadaloudError:
+            return False
+        return True
+
+    def notice(self, language: str) -> str:
+        """What to say the first time text in ``language`` has no voice ("" after that)."""
+        if language in self._told:
+            return ""
+        self._told.add(language)
+        name = language_name(language)
+        missing = f"No {name} voice is installed. Run: {download_command(language)}"
+        if self.tells:
+            return f"{missing}. The {name} sentences are skipped."
+        return f"{missing}. Until then the {name} text is read with the default voice."
+
+    def notice_voice(self) -> VoiceChoice:
+        """The voice that says a notice: the one of the user's own language."""
+        if self.default:
+            choice = self.voice_for(self.default)
+            if not choice.missing:
+                return choice
+        return VoiceChoice(None, self.voice)

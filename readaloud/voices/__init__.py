@@ -1,0 +1,1 @@
+"""Piper voices from the Piper voices repository: the catalogue, download and removal."""
