@@ -114,6 +114,8 @@ class SpeechConfig:
     short_cache_mb: float = setting(16.0, between(0, 1024, " MB"))
     #: Letters, digits, symbols and key names are made ahead for the voice settings in use.
     echo_ahead: bool = True
+    #: 1 is the voice as made; up to 2 (louder, peaks held under full scale, never clipped).
+    volume: float = setting(1.0, between(0, 2))
     #: Text in a language no installed voice speaks: "tell" says so once and skips it,
     #: "read-anyway" has the default voice read it.
     missing_voice: str = setting("tell", one_of("tell", "read-anyway"))
@@ -236,6 +238,12 @@ class XttsSettings:
     lookahead_frames: int = setting(4, between(0, 64))
     crossfade_ms: float = setting(40.0, between(0, 200))
     max_new_tokens: int = setting(0, between(0, 600))
+    #: Sampling (0: the checkpoint's own; a request or a voice may set its own).
+    temperature: float = setting(0.0, between(0, 2))
+    top_p: float = setting(0.0, between(0, 1))
+    top_k: int = setting(0, between(0, 1000))
+    repetition_penalty: float = setting(0.0, between(0, 20))
+    length_penalty: float = setting(0.0, between(-10, 10))
 
 
 @dataclass(frozen=True)

@@ -379,6 +379,7 @@ class Daemon:
             feedback=self.feedback,
             default_voice=config.speech.voice or None,
             default_rate=config.speech.rate,
+            default_volume=config.speech.volume,
             config_changed=self.config_watch.changed,
             openai_voices=dict(config.openai.voices),
             openai_max_streams=config.openai.max_streams,
@@ -456,4 +457,3 @@ class Daemon:
         if player is not None:
             player.close()
         self.socket_path.unlink(missing_ok=True)
-

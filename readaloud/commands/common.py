@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from readaloud.config import Config
+from readaloud.engines.base import SAMPLING_RANGES
 
 
 def rate(value: str) -> float:
@@ -28,7 +29,21 @@ def add_voice_options(parser: argparse.ArgumentParser) -> None:
         metavar="R",
         help="speaking rate from 0.25 to 4 (1 = normal); the pitch stays the same",
     )
+    parser.add_argument(
+        "--volume",
+        type=rate,
+        metavar="V",
+        help="loudness from 0 to 2 (1 = the voice as made; louder is limited, never clipped)",
+    )
     parser.add_argument("--engine", metavar="NAME", help="engine: auto, piper, xtts or remote")
+    sampling = parser.add_argument_group("XTTS sampling (Piper ignores these)")
+    for name, (low, high, meaning) in SAMPLING_RANGES.items():
+        sampling.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=int if name == "top_k" else rate,
+            metavar="N",
+            help=f"{low:g} to {high:g}: {meaning}",
+        )
 
 
 def engine_for(args: argparse.Namespace, config: Config):

@@ -94,7 +94,9 @@ def _via_daemon(client: Any, request: Any, settings: dict[str, Any], args) -> in
 
 
 def _with_start(body: dict[str, Any], request: Any, settings: dict[str, Any], args) -> dict:
-    body.update({k: v for k, v in settings.items() if v is not None})
+    from readaloud.commands.output import request_fields
+
+    body.update(request_fields(settings))
     if request.words is not None:
         body["from"] = request.words
     if request.from_start:

@@ -13,6 +13,7 @@ from typing import Any
 
 from readaloud.commands.common import add_voice_options, engine_for
 from readaloud.config import Config
+from readaloud.engines.base import SAMPLING_RANGES, Sampling
 from readaloud.errors import (
     BadInput,
     EngineError,
@@ -58,7 +59,16 @@ def settings_for(args: argparse.Namespace, config: Config) -> dict[str, Any]:
         # None: the engine detects the language, falling back to [speech] language.
         "language": args.lang or None,
         "rate": args.rate if args.rate is not None else config.speech.rate,
+        "volume": args.volume if args.volume is not None else config.speech.volume,
+        "sampling": Sampling(**{name: getattr(args, name) for name in SAMPLING_RANGES}),
     }
+
+
+def request_fields(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings_for``'s settings as the daemon's API takes them (JSON, the set ones)."""
+    fields = {k: v for k, v in settings.items() if v is not None and k != "sampling"}
+    sampling = settings.get("sampling")
+    return {**fields, **(sampling.given() if sampling is not None else {})}
 
 
 def via_daemon(client, body: dict[str, Any], wait: bool) -> int:
@@ -103,6 +113,7 @@ def to_file(out: Path, utterance, args: argparse.Namespace, config: Config) -> i
     segments = prepare(engine, utterance, fragment_words)
     engine.load()
     cancel = threading.Event()
+
     def blocks():
         for piece in synthesize(
             engine, utterance, cancel, first_fragment_words=fragment_words, segments=segments

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from readaloud.commands.output import request_fields
 from readaloud.config import Config
 from readaloud.errors import BadInput, ExitCode, ReadaloudError
 from readaloud.speech.stream import StreamOptions
@@ -116,7 +117,7 @@ def _via_daemon(
 
     start = {
         "type": "start",
-        **{k: v for k, v in settings.items() if v is not None},
+        **request_fields(settings),
         "mode": "queue" if queue else "interrupt",
         "lines": options.lines,
         "keep_up": options.keep_up,

@@ -11,7 +11,13 @@ from typing import Any
 
 from readaloud.commands.common import client_for, engine_for, speaking
 from readaloud.commands.documents import add_document_options
-from readaloud.commands.output import add_speech_options, settings_for, to_file, via_daemon
+from readaloud.commands.output import (
+    add_speech_options,
+    request_fields,
+    settings_for,
+    to_file,
+    via_daemon,
+)
 from readaloud.config import Config
 from readaloud.errors import (
     BadInput,
@@ -218,7 +224,7 @@ def speak(
             # The checks made in this process, before sending (JSON cannot even carry NaN).
             Utterance(text=url or text or "", **settings)
             body: dict[str, Any] = {"text": text} if url is None else {"url": url}
-            body.update({k: v for k, v in settings.items() if v is not None})
+            body.update(request_fields(settings))
             body["mode"] = "queue" if args.queue else "interrupt"
             return via_daemon(client, body, args.wait)
     if url is not None:

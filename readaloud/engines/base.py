@@ -6,13 +6,14 @@ import dataclasses
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 # Speaking rate bounds (1.0 = the voice's natural rate), set once, beside the config's checks.
 from readaloud.config import MAX_RATE as MAX_RATE
 from readaloud.config import MIN_RATE as MIN_RATE
+from readaloud.errors import BadInput
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,46 @@ class Voice:
     description: str = ""
 
 
+#: XTTS's sampling settings: name → (lowest, highest, what it does), checked for every engine.
+SAMPLING_RANGES: dict[str, tuple[float, float, str]] = {
+    "temperature": (0.01, 2.0, "0.7 steady, 1.2 livelier"),
+    "top_p": (0.01, 1.0, "share of likely tokens kept"),
+    "top_k": (1, 1000, "number of likely tokens kept"),
+    "repetition_penalty": (1.0, 20.0, "how much repeats are avoided"),
+    "length_penalty": (-10.0, 10.0, "longer or shorter output"),
+}
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How XTTS samples its speech, for one request; None: the voice's or the config's own.
+    Piper ignores these, but bad values are refused for every engine."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    repetition_penalty: float | None = None
+    length_penalty: float | None = None
+
+    def __post_init__(self) -> None:
+        for name, value in self.given().items():
+            low, high, meaning = SAMPLING_RANGES[name]
+            if isinstance(value, bool) or not low <= value <= high:
+                raise BadInput(
+                    f"{name} {value:g} is out of range; use {low:g} to {high:g} ({meaning})."
+                )
+        if self.top_k is not None and self.top_k != int(self.top_k):
+            raise BadInput(f"top_k {self.top_k:g} must be a whole number.")
+
+    def given(self) -> dict[str, Any]:
+        """The settings that are set."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    def over(self, defaults: Sampling) -> Sampling:
+        """These settings, and ``defaults``'s where these have none."""
+        return Sampling(**{**defaults.given(), **self.given()})
+
+
 @dataclass(frozen=True)
 class SynthesisRequest:
     """One call to an engine: a piece of text (a segment) and how to say it."""
@@ -83,6 +124,8 @@ class SynthesisRequest:
     #: The utterance this text is part of ("" for none): an engine that keeps state across the
     #: segments of one utterance (the routing engine's failover) keys on it.
     utterance_id: str = ""
+    #: XTTS's sampling (engines that do not sample ignore it).
+    sampling: Sampling = Sampling()
 
     def but(self, **changes: object) -> SynthesisRequest:
         """The same request with some fields changed (another text, voice or language)."""

@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from readaloud.engines.base import AudioChunk, Engine, SynthesisRequest
+from readaloud.engines.base import AudioChunk, Engine, Sampling, SynthesisRequest
 from readaloud.engines.wrapper import EngineWrapper
 
 if TYPE_CHECKING:
     from readaloud.config import SpeechConfig
 
-_Key = tuple[str, str | None, str | None, float]
+_Key = tuple[str, str | None, str | None, float, Sampling]
 
 
 class CachedEngine(EngineWrapper):
@@ -113,4 +113,5 @@ def shared_cached(engine: Engine, speech: SpeechConfig) -> CachedEngine:
 
 
 def _key(request: SynthesisRequest) -> _Key:
-    return (request.text, request.voice, request.language, round(request.rate, 3))
+    # Sampling too: the same text at another temperature is another sound (XTTS).
+    return (request.text, request.voice, request.language, round(request.rate, 3), request.sampling)

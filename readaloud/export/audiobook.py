@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from readaloud.audio import level
 from readaloud.errors import BadInput
 from readaloud.export.plan import CHAPTER_PAUSE_S, ChapterPlan, Plan
 from readaloud.export.workers import load
@@ -165,14 +166,7 @@ class Meter:
 
 
 def limit(audio: np.ndarray, ceiling_db: float = PEAK_CEILING_DB) -> np.ndarray:
-    """Samples above the knee (3 dB under the ceiling) bent smoothly under the ceiling; the
-    rest left as they are."""
-    knee, ceiling = 10 ** ((ceiling_db - 3) / 20), 10 ** (ceiling_db / 20)
-    out = audio.astype(np.float32, copy=True)
-    loud = np.abs(out) > knee
-    over = (np.abs(out[loud]) - knee) / (ceiling - knee)
-    out[loud] = np.sign(out[loud]) * (knee + (ceiling - knee) * np.tanh(over))
-    return out
+    return level.limit(audio, ceiling_db)
 
 
 def _jpeg(picture: bytes) -> bytes | None:

@@ -17,10 +17,10 @@ from starlette.exceptions import HTTPException
 from readaloud.config import MAX_RATE, MIN_RATE
 from readaloud.errors import BadInput, ReadaloudError
 from readaloud.server.security import is_unix_socket
-from readaloud.server.services import VOICE_ID, Services, ServicesDep
+from readaloud.server.services import VOICE_ID, Services, ServicesDep, sampling_of
 from readaloud.speech.documents import DocumentRequest, open_stream, page_stream
 from readaloud.speech.scheduler import Mode
-from readaloud.speech.utterance import MAX_PITCH, Utterance
+from readaloud.speech.utterance import MAX_PITCH, MAX_VOLUME, Utterance
 from readaloud.text.extract import MAX_HTML_BYTES, TooLarge
 from readaloud.text.sources import MAX_TEXT_BYTES
 
@@ -76,8 +76,19 @@ class SpeakRequest(BaseModel):
         description="Semitones up (negative: down) from the voice's own pitch; 0 is normal.",
     )
     volume: float | None = Field(
-        None, ge=0.0, le=1.0, strict=True, description="1 is full volume, 0 silent."
+        None,
+        ge=0.0,
+        le=MAX_VOLUME,
+        strict=True,
+        description="1 is the voice as made, 0 silent, up to 2 louder (never clipped).",
     )
+    temperature: float | None = Field(
+        None, strict=True, description="XTTS sampling, 0.01-2: 0.7 steady, 1.2 livelier."
+    )
+    top_p: float | None = Field(None, strict=True, description="XTTS sampling, 0.01-1.")
+    top_k: int | None = Field(None, strict=True, description="XTTS sampling, 1-1000.")
+    repetition_penalty: float | None = Field(None, strict=True, description="XTTS sampling, 1-20.")
+    length_penalty: float | None = Field(None, strict=True, description="XTTS sampling, -10 to 10.")
     mode: Mode = Field(Mode.INTERRUPT, description="interrupt what plays, or queue behind it")
 
     @model_validator(mode="after")
@@ -170,7 +181,8 @@ def _utterance(request: SpeakRequest, services: Services, text: str | None) -> U
         language=request.language,  # None: detected, else [speech] language
         rate=request.rate if request.rate is not None else services.default_rate,
         pitch=request.pitch or 0.0,
-        volume=request.volume if request.volume is not None else 1.0,
+        volume=request.volume if request.volume is not None else services.default_volume,
+        sampling=sampling_of(request),
         streamed=text is None,
     )
 

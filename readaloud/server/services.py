@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
 from readaloud.documents.bookmarks import Bookmarks
+from readaloud.engines.base import SAMPLING_RANGES, Sampling
 from readaloud.errors import ReadaloudError
 from readaloud.speech.scheduler import Mode, Scheduler
 
@@ -27,6 +28,8 @@ class Services:
     feedback: Callable[[ReadaloudError, Mode], None]
     default_voice: str | None
     default_rate: float
+    #: [speech] volume, for requests that give none.
+    default_volume: float = 1.0
     #: None while the config file is as the daemon loaded it, else what to do (restart).
     config_changed: Callable[[], str | None] | None = None
     #: The OpenAI-compatible endpoint: OpenAI voice name → local voice id, and stream limit.
@@ -50,3 +53,8 @@ async def services_of(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(services_of)]
+
+
+def sampling_of(request: Any) -> Sampling:
+    """A request's XTTS sampling fields (refused when out of range, for every engine)."""
+    return Sampling(**{name: getattr(request, name) for name in SAMPLING_RANGES})

@@ -39,11 +39,11 @@ from readaloud.config import MAX_RATE, MIN_RATE
 from readaloud.errors import BadInput, ReadaloudError
 from readaloud.server.openai_api import API_SAMPLE_RATE
 from readaloud.server.security import AUTHENTICATED, PROTOCOL, TOKEN_PROTOCOL
-from readaloud.server.services import VOICE_ID, Services
+from readaloud.server.services import VOICE_ID, Services, sampling_of
 from readaloud.speech.events import Event, Stopping, UtteranceEnded
 from readaloud.speech.scheduler import Mode
 from readaloud.speech.stream import StreamOptions, TextStream, TooMuch
-from readaloud.speech.utterance import MAX_PITCH, Utterance
+from readaloud.speech.utterance import MAX_PITCH, MAX_VOLUME, Utterance
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,12 @@ class StreamStart(BaseModel):
     language: Annotated[str, Field(max_length=35)] | None = None
     rate: float | None = Field(None, ge=MIN_RATE, le=MAX_RATE, strict=True)
     pitch: float | None = Field(None, ge=-MAX_PITCH, le=MAX_PITCH, strict=True)
-    volume: float | None = Field(None, ge=0.0, le=1.0, strict=True)
+    volume: float | None = Field(None, ge=0.0, le=MAX_VOLUME, strict=True)
+    temperature: float | None = Field(None, strict=True)
+    top_p: float | None = Field(None, strict=True)
+    top_k: int | None = Field(None, strict=True)
+    repetition_penalty: float | None = Field(None, strict=True)
+    length_penalty: float | None = Field(None, strict=True)
     mode: Mode = Mode.INTERRUPT
     lines: bool = False
     keep_up: bool | None = None
@@ -144,7 +149,7 @@ class _Session:
                 POLICY,
                 "unauthorized",
                 "Missing or wrong token: offer the subprotocol "
-                f"'{TOKEN_PROTOCOL}<token>' or send {{\"type\": \"auth\", \"token\": ...}} "
+                f'\'{TOKEN_PROTOCOL}<token>\' or send {{"type": "auth", "token": ...}} '
                 "first (run 'readaloud token' to see it).",
             )
 
@@ -172,7 +177,8 @@ class _Session:
                 language=start.language,
                 rate=start.rate if start.rate is not None else services.default_rate,
                 pitch=start.pitch or 0.0,
-                volume=start.volume if start.volume is not None else 1.0,
+                volume=start.volume if start.volume is not None else services.default_volume,
+                sampling=sampling_of(start),
                 streamed=True,
             )
         except BadInput as error:
@@ -382,7 +388,6 @@ def _parse_start(data: dict[str, Any]) -> StreamStart:
         return StreamStart.model_validate(data)
     except ValidationError as error:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'message'}: {e['msg']}"
-            for e in error.errors()
+            f"{'.'.join(str(p) for p in e['loc']) or 'message'}: {e['msg']}" for e in error.errors()
         )
         raise Refused(POLICY, "bad_input", f"Bad start message: {problems}") from None

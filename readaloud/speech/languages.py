@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from readaloud.engines.base import Engine
 from readaloud.engines.routing import LanguagePolicy, RoutingEngine
+from readaloud.engines.wrapper import EngineWrapper
 from readaloud.errors import ReadaloudError
 from readaloud.speech.utterance import Utterance
 from readaloud.text.language import LanguageDetector, language_name
@@ -40,7 +41,10 @@ class LanguageTrack:
         self.engine = engine
         self.voice = utterance.voice
         self.fixed = utterance.language
-        routing = engine if isinstance(engine, RoutingEngine) else None
+        inner = engine
+        while isinstance(inner, EngineWrapper):  # the short-text cache, ...
+            inner = inner.inner
+        routing = inner if isinstance(inner, RoutingEngine) else None
         self.detector: LanguageDetector | None = routing.detector if routing else None
         self.policy = routing.policy if routing else LanguagePolicy()
         #: The user's own language: the notices are said in it.

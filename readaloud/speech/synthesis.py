@@ -192,6 +192,7 @@ def synthesize(
         language=utterance.language,
         rate=engine_rate(utterance),
         utterance_id=utterance_id or uuid.uuid4().hex,
+        sampling=utterance.sampling,
     )
     track = LanguageTrack(engine, utterance)
     index = first_index

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from readaloud.engines.base import MAX_RATE, MIN_RATE
+from readaloud.engines.base import MAX_RATE, MIN_RATE, Sampling
 from readaloud.errors import BadInput
 
 #: How far the pitch may be moved, in semitones either way.
 MAX_PITCH = 12.0
+#: Twice as loud as the voice is made, at most (a limiter keeps it unclipped).
+MAX_VOLUME = 2.0
 
 
 @dataclass(frozen=True)
@@ -19,8 +21,10 @@ class Utterance:
     rate: float = 1.0
     #: Semitones up (or down, negative) from the voice's own pitch (``speech/voicing.py``).
     pitch: float = 0.0
-    #: 1 is the voice as made, 0 silent.
+    #: 1 is the voice as made, 0 silent, up to 2 louder (``speech/voicing.py``).
     volume: float = 1.0
+    #: XTTS's sampling for this request (checked for every engine).
+    sampling: Sampling = Sampling()
     #: The text arrives while it is spoken (``speech/stream.py``); ``text`` is empty then.
     streamed: bool = False
 
@@ -40,6 +44,8 @@ class Utterance:
                 f"Pitch {self.pitch:g} is out of range; use semitones from {-MAX_PITCH:g} to "
                 f"{MAX_PITCH:g}, 0 is the voice's own."
             )
-        if not 0.0 <= self.volume <= 1.0:
-            raise BadInput(f"Volume {self.volume:g} is out of range; use 0 (silent) to 1 (full).")
-
+        if not 0.0 <= self.volume <= MAX_VOLUME:
+            raise BadInput(
+                f"Volume {self.volume:g} is out of range; use 0 (silent) to {MAX_VOLUME:g} "
+                "(louder), 1 is the voice as made."
+            )

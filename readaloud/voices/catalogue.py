@@ -24,6 +24,8 @@ from readaloud.errors import BadInput, DownloadFailed
 #: Which of a language's voices ``voice download LANG`` picks first.
 QUALITY_ORDER = ("medium", "high", "low", "x_low")
 TIMEOUT_S = 30.0
+#: A server that cannot be reached is said so after this long, not after the whole timeout.
+CONNECT_TIMEOUT_S = 5.0
 USER_AGENT = f"readaloud/{__version__}"
 
 
@@ -160,7 +162,10 @@ def load_catalogue(base_url: str, cache_path: Path) -> Catalogue:
     url = file_url(base_url, "voices.json")
     try:
         response = httpx2.get(
-            url, timeout=TIMEOUT_S, follow_redirects=True, headers={"User-Agent": USER_AGENT}
+            url,
+            timeout=httpx2.Timeout(TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+            follow_redirects=True,
+            headers={"User-Agent": USER_AGENT},
         )
         response.raise_for_status()
         data = response.json()

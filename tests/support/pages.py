@@ -60,6 +60,45 @@ ARTICLE_HTML = f"""<!DOCTYPE html>
 <footer><p>Copyright 2026 Coast News. All rights reserved.</p></footer>
 </body></html>"""
 
+#: News pages in other languages: language code → (title, paragraphs).
+FOREIGN_PAGES = {
+    "ru": (
+        "Новости города",
+        [
+            "Городской совет утвердил новый план развития общественного транспорта.",
+            "Первые автобусы на новых маршрутах выйдут на линии уже весной.",
+            "Жители смогут оставить свои предложения на сайте администрации.",
+        ],
+    ),
+    "ja": (
+        "町のニュース",
+        [
+            "市議会は公共交通の新しい計画を承認しました。",
+            "新しい路線のバスは春から運行を始めます。",
+            "住民は市のウェブサイトで意見を送ることができます。",
+        ],
+    ),
+    "de": (
+        "Nachrichten aus der Stadt",
+        [
+            "Der Stadtrat hat einen neuen Plan für den öffentlichen Nahverkehr beschlossen.",
+            "Die ersten Busse auf den neuen Linien sollen schon im Frühjahr fahren.",
+            "Die Bürger können ihre Vorschläge auf der Internetseite der Stadt einreichen.",
+        ],
+    ),
+}
+
+
+def foreign_page(language: str) -> str:
+    title, paragraphs = FOREIGN_PAGES[language]
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return (
+        f'<!DOCTYPE html><html lang="{language}"><head><meta charset="utf-8">'
+        f"<title>{title}</title></head><body><article><h1>{title}</h1>{body}"
+        "</article></body></html>"
+    )
+
+
 PLAIN_TEXT = "Shopping list\n\nBread and butter.\nA jar of honey.\n"
 MARKDOWN = (
     "# Tide table\n\nHigh water at **six**, see [the chart](/chart.png).\n\n- Monday\n- Tuesday\n"
@@ -192,6 +231,10 @@ class PageHandler(BaseHTTPRequestHandler):
     def page_article(self) -> None:
         self.send_body(200, "text/html; charset=utf-8", ARTICLE_HTML.encode())
 
+    def page_foreign(self) -> None:
+        language = self.path.split("?")[0].rsplit("/", 1)[-1]
+        self.send_body(200, "text/html; charset=utf-8", foreign_page(language).encode())
+
     def page_missing(self) -> None:
         self.send_body(404, "text/html", b"<html><body><h1>Not Found</h1></body></html>")
 
@@ -312,6 +355,7 @@ ROUTES = {
     "/drip-headers": "drip_headers",
     "/loop": "loop",
     "/to-file": "to_file",
+    **{f"/news/{language}": "foreign" for language in FOREIGN_PAGES},
 }
 
 

@@ -255,8 +255,13 @@ class XttsEngine:
         if self._loaded is None:
             self.load()
         conditioning = self._conditioning_for(voice_id)
+        sampling = request.sampling.over(self.options.sampling).given()
+        if "top_k" in sampling:
+            sampling["top_k"] = int(sampling["top_k"])
         for start, piece in _pieces(request.text, code):
-            yield from self._stream_piece(piece, start, code, conditioning, request.rate, cancel)
+            yield from self._stream_piece(
+                piece, start, code, conditioning, request.rate, cancel, sampling
+            )
             if cancel.is_set():
                 return
         self._log_memory()
@@ -269,6 +274,7 @@ class XttsEngine:
         conditioning,
         speed: float,
         cancel: threading.Event,
+        sampling: dict[str, float] | None = None,
     ) -> Iterator[AudioChunk]:
         rate = self.sample_rate
         spoken_s = 0.0
@@ -276,7 +282,7 @@ class XttsEngine:
         pending: np.ndarray | None = None
         try:
             audio_pieces = self._synthesizer.stream(
-                piece, model_language(code), conditioning, cancel, speed=speed
+                piece, model_language(code), conditioning, cancel, speed=speed, generation=sampling
             )
             for audio in audio_pieces:
                 # One piece of lookahead, so the last chunk can claim the rest of the text.

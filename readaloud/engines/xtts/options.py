@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from readaloud.engines.base import SAMPLING_RANGES, Sampling
+
 #: XTTS v2 speaks at 24 kHz.
 OUTPUT_RATE = 24000
 
@@ -43,6 +45,8 @@ class XttsOptions:
     #: Run one short synthesis in ``load`` so the first request is not a cold one.
     warm_up: bool = True
     stream: StreamOptions = field(default_factory=StreamOptions)
+    #: Sampling for requests that set none ([xtts] temperature, ...); unset: the checkpoint's.
+    sampling: Sampling = Sampling()
 
 
 def options_from_config(config) -> XttsOptions:  # config: readaloud.config.Config
@@ -62,5 +66,9 @@ def options_from_config(config) -> XttsOptions:  # config: readaloud.config.Conf
             lookahead_frames=xtts.lookahead_frames,
             crossfade_samples=round(xtts.crossfade_ms * OUTPUT_RATE / 1000),
             max_new_tokens=xtts.max_new_tokens,
+        ),
+        # 0 in the config: the checkpoint's own recommendation.
+        sampling=Sampling(
+            **{name: getattr(xtts, name) or None for name in SAMPLING_RANGES}
         ),
     )

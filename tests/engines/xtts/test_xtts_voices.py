@@ -169,8 +169,9 @@ def test_voice_commands(tiny_model_dir: Path, tmp_path: Path, clips) -> None:
     listed = run_readaloud(*model, "voice", "list", env=env)
     assert listed.code == 0, listed.stderr
     lines = listed.stdout.splitlines()
-    assert lines[0].startswith("anna\tenrolled, cloned from")
-    assert any(line.startswith("claribel-dervla\tstudio speaker") for line in lines)
+    xtts = lines[lines.index("XTTS voices:") + 1 :]
+    assert xtts[0].startswith("  anna\tenrolled, cloned from")
+    assert any(line.startswith("  claribel-dervla\tstudio speaker") for line in xtts)
 
     bad = run_readaloud(*model, "voice", "add", "bob", str(tmp_path / "nope.wav"), env=env)
     assert bad.code == 2 and bad.stderr.strip().count("\n") == 0
