@@ -49,7 +49,12 @@ class LanguageTrack:
         self.policy = routing.policy if routing else LanguagePolicy()
         #: The user's own language: the notices are said in it.
         self.default = routing.default_language if routing else None
+        #: The language being read: the user's own until a sentence is judged.
         self.current = self.default
+        #: Whether any sentence was judged yet: until then a request is asked for as it came,
+        #: with no language (the engine's default), so short text ("a", a key name) is the same
+        #: request the key echo set and the short-text cache were made with.
+        self.judged = False
         self._choices: dict[str, VoiceChoice] = {}
         self._told: set[str] = set()
 
@@ -64,8 +69,8 @@ class LanguageTrack:
             return VoiceChoice(self.fixed, self.voice)
         found = self.detector.judge(text, self.current)
         if found is not None:
-            self.current = found
-        if self.current is None:
+            self.current, self.judged = found, True
+        if not self.judged or self.current is None:
             return VoiceChoice(None, self.voice)
         return self.voice_for(self.current)
 

@@ -89,6 +89,15 @@ def test_sentences_with_no_voice_are_told_once_and_skipped(engine) -> None:
             assert piece.chunk.words == ()
 
 
+def test_text_too_short_to_judge_is_asked_for_as_it_came(engine) -> None:
+    """A key echo ("a") is the same request the echo set and the short-text cache hold: no
+    language of its own, the engine's default."""
+    assert {p.language for p in pieces(engine, "a")} == {None}
+    anyway = choose_engine(config=parse('[speech]\nmissing_voice = "read-anyway"\n')).engine
+    spoken = pieces(anyway, f"{GERMAN} OK.")
+    assert {p.language for p in spoken if p.segment.text == "OK."} == {"de"}  # kept, not reset
+
+
 def test_read_anyway_reads_them_with_the_default_voice(engine) -> None:
     anyway = choose_engine(config=parse('[speech]\nmissing_voice = "read-anyway"\n')).engine
     spoken = pieces(anyway, f"{ENGLISH} {RUSSIAN}")
