@@ -294,6 +294,11 @@ class Config:
         return xdg_state_home() / "readaloud" / "bookmarks.json"
 
     @property
+    def voice_catalogue_path(self) -> Path:
+        """The Piper voice catalogue last fetched (``voice search`` offline)."""
+        return xdg_cache_home() / "readaloud" / "piper-voices.json"
+
+    @property
     def piper_voices_dir(self) -> Path:
         if self.piper.voices_dir:
             return Path(self.piper.voices_dir).expanduser()

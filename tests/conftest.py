@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from support.pages import PageServer
 from support.pulse import PulseServer
+from support.voice_repo import VoiceRepo
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -50,5 +51,13 @@ def pages() -> Iterator[PageServer]:
     """A local HTTP server with the test pages (``support/pages.py``)."""
     server = PageServer()
     server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def voice_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VoiceRepo]:
+    """A local stand-in of the Piper voices repository (``support/voice_repo.py``)."""
+    server = VoiceRepo(tmp_path_factory.mktemp("voice-repo")).build().start()
     yield server
     server.close()

@@ -20,6 +20,13 @@ def rate(value: str) -> float:
         raise argparse.ArgumentTypeError(f"'{value}' is not a number (1 is normal speed)") from None
 
 
+def number(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a number") from None
+
+
 def add_voice_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--voice", metavar="ID", help="voice id from 'readaloud voices'")
     parser.add_argument("--lang", metavar="CODE", help="language of the text, e.g. en or de")
@@ -31,7 +38,7 @@ def add_voice_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--volume",
-        type=rate,
+        type=number,
         metavar="V",
         help="loudness from 0 to 2 (1 = the voice as made; louder is limited, never clipped)",
     )
@@ -40,7 +47,7 @@ def add_voice_options(parser: argparse.ArgumentParser) -> None:
     for name, (low, high, meaning) in SAMPLING_RANGES.items():
         sampling.add_argument(
             f"--{name.replace('_', '-')}",
-            type=int if name == "top_k" else rate,
+            type=int if name == "top_k" else number,
             metavar="N",
             help=f"{low:g} to {high:g}: {meaning}",
         )

@@ -13,7 +13,7 @@ from typing import Any
 
 from readaloud.commands.common import add_voice_options, engine_for
 from readaloud.config import Config
-from readaloud.engines.base import SAMPLING_RANGES, Sampling
+from readaloud.engines.base import Sampling
 from readaloud.errors import (
     BadInput,
     EngineError,
@@ -60,7 +60,7 @@ def settings_for(args: argparse.Namespace, config: Config) -> dict[str, Any]:
         "language": args.lang or None,
         "rate": args.rate if args.rate is not None else config.speech.rate,
         "volume": args.volume if args.volume is not None else config.speech.volume,
-        "sampling": Sampling(**{name: getattr(args, name) for name in SAMPLING_RANGES}),
+        "sampling": Sampling.of(args),
     }
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from readaloud.commands import xtts
 from readaloud.commands.progress import Progress
-from readaloud.config import Config, xdg_cache_home
+from readaloud.config import Config
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -61,7 +60,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def _catalogue(config: Config):
     from readaloud.voices.catalogue import load_catalogue
 
-    catalogue = load_catalogue(config.voices.piper_url, catalogue_cache())
+    catalogue = load_catalogue(config.voices.piper_url, config.voice_catalogue_path)
     if catalogue.offline:
         print(
             f"The catalogue cannot be reached now ({catalogue.offline}); "
@@ -69,10 +68,6 @@ def _catalogue(config: Config):
             file=sys.stderr,
         )
     return catalogue
-
-
-def catalogue_cache() -> Path:
-    return xdg_cache_home() / "readaloud" / "piper-voices.json"
 
 
 def cmd_search(args: argparse.Namespace, config: Config) -> int:

@@ -101,6 +101,12 @@ class Sampling:
         if self.top_k is not None and self.top_k != int(self.top_k):
             raise BadInput(f"top_k {self.top_k:g} must be a whole number.")
 
+    @classmethod
+    def of(cls, source: object) -> Sampling:
+        """The settings of ``source``'s attributes of those names (an API request, the CLI's
+        arguments); None where it has none."""
+        return cls(**{name: getattr(source, name, None) for name in SAMPLING_RANGES})
+
     def given(self) -> dict[str, Any]:
         """The settings that are set."""
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}

@@ -49,10 +49,6 @@ class Failover:
     when: float
 
 
-#: What happens to text in a language no voice speaks ([speech] missing_voice).
-MISSING_VOICE = ("tell", "read-anyway")
-
-
 @dataclass(frozen=True)
 class LanguagePolicy:
     """Which voice reads each language (speech/languages.py follows it, sentence by sentence)."""

@@ -15,9 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.exceptions import HTTPException
 
 from readaloud.config import MAX_RATE, MIN_RATE
+from readaloud.engines.base import Sampling
 from readaloud.errors import BadInput, ReadaloudError
 from readaloud.server.security import is_unix_socket
-from readaloud.server.services import VOICE_ID, Services, ServicesDep, sampling_of
+from readaloud.server.services import VOICE_ID, Services, ServicesDep
 from readaloud.speech.documents import DocumentRequest, open_stream, page_stream
 from readaloud.speech.scheduler import Mode
 from readaloud.speech.utterance import MAX_PITCH, MAX_VOLUME, Utterance
@@ -182,7 +183,7 @@ def _utterance(request: SpeakRequest, services: Services, text: str | None) -> U
         rate=request.rate if request.rate is not None else services.default_rate,
         pitch=request.pitch or 0.0,
         volume=request.volume if request.volume is not None else services.default_volume,
-        sampling=sampling_of(request),
+        sampling=Sampling.of(request),
         streamed=text is None,
     )
 

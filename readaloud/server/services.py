@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 
 from readaloud.documents.bookmarks import Bookmarks
-from readaloud.engines.base import SAMPLING_RANGES, Sampling
 from readaloud.errors import ReadaloudError
 from readaloud.speech.scheduler import Mode, Scheduler
 
@@ -53,8 +52,3 @@ async def services_of(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(services_of)]
-
-
-def sampling_of(request: Any) -> Sampling:
-    """A request's XTTS sampling fields (refused when out of range, for every engine)."""
-    return Sampling(**{name: getattr(request, name) for name in SAMPLING_RANGES})

@@ -36,10 +36,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from readaloud.config import MAX_RATE, MIN_RATE
+from readaloud.engines.base import Sampling
 from readaloud.errors import BadInput, ReadaloudError
 from readaloud.server.openai_api import API_SAMPLE_RATE
 from readaloud.server.security import AUTHENTICATED, PROTOCOL, TOKEN_PROTOCOL
-from readaloud.server.services import VOICE_ID, Services, sampling_of
+from readaloud.server.services import VOICE_ID, Services
 from readaloud.speech.events import Event, Stopping, UtteranceEnded
 from readaloud.speech.scheduler import Mode
 from readaloud.speech.stream import StreamOptions, TextStream, TooMuch
@@ -178,7 +179,7 @@ class _Session:
                 rate=start.rate if start.rate is not None else services.default_rate,
                 pitch=start.pitch or 0.0,
                 volume=start.volume if start.volume is not None else services.default_volume,
-                sampling=sampling_of(start),
+                sampling=Sampling.of(start),
                 streamed=True,
             )
         except BadInput as error:

@@ -147,7 +147,9 @@ def check_characters(text: str) -> None:
 
 
 def segments_of(utterance: Utterance, first_fragment_words: int) -> list[Segment]:
-    segments = split(utterance.text, utterance.language, first_fragment_words=first_fragment_words)
+    segments = split(
+        utterance.text, utterance.language, first_fragment_words=first_fragment_words
+    )
     if not segments:
         raise BadInput("There is nothing to read: the text has no words.")
     return segments

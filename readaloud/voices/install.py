@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx2
 
-from readaloud.engines.piper.models import PiperModel, bundled_model
+from readaloud.engines.piper.models import PiperModel, bundled_model, discover_models
 from readaloud.errors import BadInput, DownloadFailed, EngineError
 from readaloud.voices.catalogue import TIMEOUT_S, USER_AGENT, CatalogueVoice, VoiceFile, file_url
 
@@ -27,8 +27,6 @@ _BLOCK = 1 << 16
 
 def installed(voices_dir: Path) -> list[PiperModel]:
     """The voices in ``voices_dir`` (not the bundled one)."""
-    from readaloud.engines.piper.models import discover_models
-
     bundled = bundled_model()
     return [m for m in discover_models(voices_dir) if bundled is None or m.id != bundled.id]
 

@@ -4,8 +4,6 @@ voice misreading the page; once the voice is downloaded, the page is read in it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from support import signal as sig
 from support.cli import run_readaloud
@@ -20,16 +18,9 @@ RATE = 22050
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VoiceRepo]:
-    server = VoiceRepo(tmp_path_factory.mktemp("repo")).build().start()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
-def daemon(pulse: PulseServer, repo: VoiceRepo, tmp_path_factory: pytest.TempPathFactory):
+def daemon(pulse: PulseServer, voice_repo: VoiceRepo, tmp_path_factory: pytest.TempPathFactory):
     voices = tmp_path_factory.mktemp("voices")
-    config = f'[voices]\npiper_url = "{repo.url}"\n\n[piper]\nvoices_dir = "{voices}"\n'
+    config = f'[voices]\npiper_url = "{voice_repo.url}"\n\n[piper]\nvoices_dir = "{voices}"\n'
     process = DaemonProcess(pulse.env, config_text=config)
     process.start()
     yield process

@@ -4,7 +4,6 @@ repository, run as a user runs them; then speech with a downloaded voice."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,13 +14,6 @@ from support.cli import Result, run_readaloud
 from support.voice_repo import BAD_CONFIG, CUT, DAMAGED, VoiceRepo
 
 RUSSIAN = "Правительство объявило о новых мерах поддержки для семей с детьми."
-
-
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VoiceRepo]:
-    server = VoiceRepo(tmp_path_factory.mktemp("repo")).build().start()
-    yield server
-    server.close()
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +53,9 @@ def user_of(home: Path, cache: Path, url: str) -> User:
 
 
 @pytest.fixture
-def user(tmp_path: Path, cache: Path, repo: VoiceRepo) -> User:
+def user(tmp_path: Path, cache: Path, voice_repo: VoiceRepo) -> User:
     (cache / "readaloud" / "piper-voices.json").unlink(missing_ok=True)
-    return user_of(tmp_path, cache, repo.url)
+    return user_of(tmp_path, cache, voice_repo.url)
 
 
 def test_search_lists_a_languages_voices(user: User) -> None:
