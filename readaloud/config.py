@@ -44,6 +44,8 @@ def default_config_path() -> Path:
 #: The speaking rates a user may ask for: 1 is normal, the pitch stays the same.
 MIN_RATE = 0.25
 MAX_RATE = 4.0
+#: Twice as loud as a voice is made, at most (a limiter keeps it unclipped).
+MAX_VOLUME = 2.0
 
 Check = Callable[[Any], "str | None"]
 
@@ -115,7 +117,7 @@ class SpeechConfig:
     #: Letters, digits, symbols and key names are made ahead for the voice settings in use.
     echo_ahead: bool = True
     #: 1 is the voice as made; up to 2 (louder, peaks held under full scale, never clipped).
-    volume: float = setting(1.0, between(0, 2))
+    volume: float = setting(1.0, between(0, MAX_VOLUME))
     #: Text in a language no installed voice speaks: "tell" says so once and skips it,
     #: "read-anyway" has the default voice read it.
     missing_voice: str = setting("tell", one_of("tell", "read-anyway"))
@@ -292,6 +294,11 @@ class Config:
     def bookmarks_path(self) -> Path:
         """Where reading stopped in each document (``readaloud resume``)."""
         return xdg_state_home() / "readaloud" / "bookmarks.json"
+
+    @property
+    def voice_settings_path(self) -> Path:
+        """Each voice's own volume and sampling (``readaloud voice set``)."""
+        return xdg_config_home() / "readaloud" / "voice-settings.json"
 
     @property
     def voice_catalogue_path(self) -> Path:

@@ -28,6 +28,7 @@ from readaloud.speech.events import Event, SegmentStarted, UtteranceEnded, Utter
 from readaloud.speech.scheduler import Mode, Scheduler
 from readaloud.speech.utterance import Utterance
 from readaloud.speech.warmup import warm_up
+from readaloud.voices.settings import VoiceSettings
 
 if TYPE_CHECKING:
     from readaloud.integrations.hotkeys import Hotkeys
@@ -380,6 +381,7 @@ class Daemon:
             default_voice=config.speech.voice or None,
             default_rate=config.speech.rate,
             default_volume=config.speech.volume,
+            voice_settings=VoiceSettings(config.voice_settings_path),
             config_changed=self.config_watch.changed,
             openai_voices=dict(config.openai.voices),
             openai_max_streams=config.openai.max_streams,

@@ -54,13 +54,22 @@ def add_speech_options(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_for(args: argparse.Namespace, config: Config) -> dict[str, Any]:
+    from readaloud.voices.settings import VoiceSettings
+
+    voice = args.voice or config.speech.voice or None
+
+    def engine():  # built only when some voice has settings
+        return engine_for(args, config).engine
+
+    own = VoiceSettings(config.voice_settings_path).for_request(voice, engine)
+    volume, sampling = own.under(args.volume, Sampling.of(args), config.speech.volume)
     return {
-        "voice": args.voice or config.speech.voice or None,
+        "voice": voice,
         # None: the engine detects the language, falling back to [speech] language.
         "language": args.lang or None,
         "rate": args.rate if args.rate is not None else config.speech.rate,
-        "volume": args.volume if args.volume is not None else config.speech.volume,
-        "sampling": Sampling.of(args),
+        "volume": volume,
+        "sampling": sampling,
     }
 
 

@@ -54,6 +54,19 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     remove.add_argument("name", metavar="NAME")
     remove.set_defaults(handler=cmd_remove)
+    set_ = actions.add_parser(
+        "set",
+        help="a voice's own volume and XTTS sampling",
+        description=(
+            "Give a voice its own defaults: volume (0-2) and the XTTS sampling (temperature, "
+            "top_p, top_k, repetition_penalty, length_penalty), e.g. 'readaloud voice set anna "
+            "temperature=0.7 volume=1.2'. KEY= removes one. A request's own value comes first, "
+            "then the voice's, then the config's. Without settings: show the voice's."
+        ),
+    )
+    set_.add_argument("name", metavar="NAME", help="a voice id from 'readaloud voice list'")
+    set_.add_argument("settings", nargs="*", metavar="KEY=VALUE")
+    set_.set_defaults(handler=cmd_set)
     xtts.register_voice_add(actions)
 
 
@@ -110,22 +123,29 @@ def cmd_list(args: argparse.Namespace, config: Config) -> int:
     from readaloud.engines.piper.models import bundled_model
     from readaloud.errors import DownloadFailed
     from readaloud.voices.install import installed
+    from readaloud.voices.settings import VoiceSettings
+
+    own = VoiceSettings(config.voice_settings_path).all()
+
+    def settings(voice: str) -> str:
+        given = own[voice].as_dict() if voice in own else {}
+        return "\t" + " ".join(f"{k}={v:g}" for k, v in given.items()) if given else ""
 
     print("Piper voices installed:")
     bundled = bundled_model()
     if bundled is not None:
-        print(f"  {bundled.id}\t{bundled.language}\t{bundled.description} (comes with readaloud)")
+        print(
+            f"  {bundled.id}\t{bundled.language}\t{bundled.description} (comes with readaloud)"
+            + settings(bundled.id)
+        )
     for model in installed(config.piper_voices_dir):
-        print(f"  {model.id}\t{model.language}\t{model.description}")
+        print(f"  {model.id}\t{model.language}\t{model.description}{settings(model.id)}")
     if xtts.installed():
         voices = xtts.voices(config)
-        print(
-            "XTTS voices:"
-            if voices
-            else "XTTS voices: none yet (readaloud voice add NAME clip.wav)"
-        )
+        none = " none yet (readaloud voice add NAME clip.wav)"
+        print("XTTS voices:" + ("" if voices else none))
         for voice in voices:
-            print(f"  {voice.id}\t{voice.description}")
+            print(f"  {voice.id}\t{voice.description}{settings(voice.id)}")
     try:
         catalogue = _catalogue(config)
     except DownloadFailed as error:
@@ -153,4 +173,22 @@ def cmd_remove(args: argparse.Namespace, config: Config) -> int:
     if xtts.installed():
         return xtts.cmd_voice_remove(args, config)
     remove(args.name, config.piper_voices_dir)  # says what is installed
+    return 0
+
+
+def cmd_set(args: argparse.Namespace, config: Config) -> int:
+    from readaloud.engines.registry import piper_engine
+    from readaloud.errors import UnknownVoice
+    from readaloud.voices.settings import VoiceSettings, parse_assignments
+
+    changes = parse_assignments(args.settings)
+    known = piper_engine(config).has_voice(args.name) or (
+        xtts.installed() and any(v.id == args.name for v in xtts.voices(config))
+    )
+    if not known:
+        raise UnknownVoice(f"Unknown voice '{args.name}'. See the voices: readaloud voice list")
+    store = VoiceSettings(config.voice_settings_path)
+    defaults = store.set(args.name, changes) if changes else store.get(args.name)
+    shown = " ".join(f"{k}={v:g}" for k, v in defaults.as_dict().items()) or "none of its own"
+    print(f"{args.name}: {shown}")
     return 0

@@ -157,6 +157,10 @@ class Engine(Protocol):
         """Whether ``voice`` is one of this engine's voice ids."""
         ...
 
+    def default_voice(self) -> str | None:
+        """The voice id a request that names none gets (None: the engine cannot tell)."""
+        ...
+
     def validate(self, voice: str | None, language: str | None) -> None:
         """Raise UnknownVoice or UnsupportedLanguage when a request could not be honoured."""
 

@@ -105,6 +105,9 @@ class RemoteEngine:
     def has_voice(self, voice: str) -> bool:
         return any(v.id == voice for v in self._voices or [])
 
+    def default_voice(self) -> str | None:
+        return self.voice
+
     def validate(self, voice: str | None, language: str | None) -> None:
         """Checked against the voice list from ``load`` (no network here: the routing engine
         asks often). Unknown lists accept everything; the remote then has the last word."""

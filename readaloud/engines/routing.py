@@ -113,6 +113,9 @@ class RoutingEngine:
             self.fast is not None and self.fast.has_voice(voice)
         )
 
+    def default_voice(self) -> str | None:
+        return self.primary.default_voice()
+
     def languages(self) -> list[str]:
         codes = set(self.primary.languages())
         if self.fast is not None:

@@ -26,6 +26,9 @@ class EngineWrapper:
     def has_voice(self, voice: str) -> bool:
         return self.inner.has_voice(voice)
 
+    def default_voice(self) -> str | None:
+        return self.inner.default_voice()
+
     def languages(self) -> list[str]:
         return self.inner.languages()
 

@@ -18,7 +18,7 @@ from readaloud.config import MAX_RATE, MIN_RATE
 from readaloud.engines.base import Sampling
 from readaloud.errors import BadInput, ReadaloudError
 from readaloud.server.security import is_unix_socket
-from readaloud.server.services import VOICE_ID, Services, ServicesDep
+from readaloud.server.services import VOICE_ID, Services, ServicesDep, voice_settings_of
 from readaloud.speech.documents import DocumentRequest, open_stream, page_stream
 from readaloud.speech.scheduler import Mode
 from readaloud.speech.utterance import MAX_PITCH, MAX_VOLUME, Utterance
@@ -176,14 +176,16 @@ def speak(request: SpeakRequest, services: ServicesDep, http: Request) -> Accept
 
 def _utterance(request: SpeakRequest, services: Services, text: str | None) -> Utterance:
     """The request's utterance: of ``text``, or streamed (a page or a document) if None."""
+    voice = request.voice or services.default_voice
+    volume, sampling = voice_settings_of(services, voice, request.volume, Sampling.of(request))
     return Utterance(
         text=text or "",
-        voice=request.voice or services.default_voice,
+        voice=voice,
         language=request.language,  # None: detected, else [speech] language
         rate=request.rate if request.rate is not None else services.default_rate,
         pitch=request.pitch or 0.0,
-        volume=request.volume if request.volume is not None else services.default_volume,
-        sampling=Sampling.of(request),
+        volume=volume,
+        sampling=sampling,
         streamed=text is None,
     )
 

@@ -10,8 +10,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from readaloud.documents.bookmarks import Bookmarks
+from readaloud.engines.base import Sampling
 from readaloud.errors import ReadaloudError
 from readaloud.speech.scheduler import Mode, Scheduler
+from readaloud.voices.settings import VoiceDefaults, VoiceSettings
 
 #: Voice ids are names, never file paths.
 VOICE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,127}$"
@@ -27,8 +29,10 @@ class Services:
     feedback: Callable[[ReadaloudError, Mode], None]
     default_voice: str | None
     default_rate: float
-    #: [speech] volume, for requests that give none.
+    #: [speech] volume, for requests that give none (and whose voice has none of its own).
     default_volume: float = 1.0
+    #: Each voice's own volume and sampling (``readaloud voice set``).
+    voice_settings: VoiceSettings | None = None
     #: None while the config file is as the daemon loaded it, else what to do (restart).
     config_changed: Callable[[], str | None] | None = None
     #: The OpenAI-compatible endpoint: OpenAI voice name → local voice id, and stream limit.
@@ -52,3 +56,13 @@ async def services_of(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(services_of)]
+
+
+def voice_settings_of(
+    services: Services, voice: str | None, volume: float | None, sampling: Sampling
+) -> tuple[float, Sampling]:
+    """A request's volume and sampling: its own, else its voice's, else the config's."""
+    store = services.voice_settings
+    engine = services.scheduler.engine
+    own = store.for_request(voice, lambda: engine) if store else VoiceDefaults()
+    return own.under(volume, sampling, services.default_volume)

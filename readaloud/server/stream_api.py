@@ -40,7 +40,7 @@ from readaloud.engines.base import Sampling
 from readaloud.errors import BadInput, ReadaloudError
 from readaloud.server.openai_api import API_SAMPLE_RATE
 from readaloud.server.security import AUTHENTICATED, PROTOCOL, TOKEN_PROTOCOL
-from readaloud.server.services import VOICE_ID, Services
+from readaloud.server.services import VOICE_ID, Services, voice_settings_of
 from readaloud.speech.events import Event, Stopping, UtteranceEnded
 from readaloud.speech.scheduler import Mode
 from readaloud.speech.stream import StreamOptions, TextStream, TooMuch
@@ -172,14 +172,16 @@ class _Session:
                 keep_up=keep_up and start.lines,
                 flush_s=start.flush_s if start.flush_s is not None else services.flush_s,
             )
+            voice = start.voice or services.default_voice
+            volume, sampling = voice_settings_of(services, voice, start.volume, Sampling.of(start))
             utterance = Utterance(
                 text="",
-                voice=start.voice or services.default_voice,
+                voice=voice,
                 language=start.language,
                 rate=start.rate if start.rate is not None else services.default_rate,
                 pitch=start.pitch or 0.0,
-                volume=start.volume if start.volume is not None else services.default_volume,
-                sampling=Sampling.of(start),
+                volume=volume,
+                sampling=sampling,
                 streamed=True,
             )
         except BadInput as error:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from readaloud.config import MAX_VOLUME as MAX_VOLUME
 from readaloud.engines.base import MAX_RATE, MIN_RATE, Sampling
 from readaloud.errors import BadInput
 
 #: How far the pitch may be moved, in semitones either way.
 MAX_PITCH = 12.0
-#: Twice as loud as the voice is made, at most (a limiter keeps it unclipped).
-MAX_VOLUME = 2.0
 
 
 @dataclass(frozen=True)

@@ -107,3 +107,27 @@ def test_the_cli_refuses_a_bad_temperature_in_one_line() -> None:
     assert result.code == 2
     assert result.stderr.strip().count("\n") == 0
     assert "temperature 9 is out of range" in result.stderr
+
+
+def test_the_running_daemon_uses_a_voices_own_volume(
+    daemon: DaemonProcess, pulse: PulseServer
+) -> None:
+    sentence = "The foghorn still sounds each evening at six."
+
+    def loudness() -> float:
+        events = Events(daemon)
+        with pulse.capture(RATE) as cap:
+            uid = daemon.post("/v1/speak", {"text": sentence}).json()["id"]
+            events.wait_for(lambda e: e["type"] == "utterance_end" and e["id"] == uid)
+        samples = cap.samples()
+        loud = samples[abs(samples) > 0.01]
+        return float((loud.astype("float64") ** 2).mean() ** 0.5)
+
+    env = {"XDG_CONFIG_HOME": str(daemon.config_home), "XDG_RUNTIME_DIR": str(daemon.runtime)}
+    plain = loudness()
+    try:
+        assert run_readaloud("voice", "set", "en_US-joe-medium", "volume=0.4", env=env).code == 0
+        quiet = loudness()
+    finally:
+        run_readaloud("voice", "set", "en_US-joe-medium", "volume=", env=env)
+    assert quiet < 0.6 * plain, (quiet, plain)

@@ -171,3 +171,33 @@ def test_a_downloaded_voice_reads_its_language(user: User) -> None:
     assert misread > 2 * russian, (misread, russian)
     assert 2.0 < russian < 12.0, russian
     assert 3.0 < notice < 12.0, notice  # the notice, not the sentence
+
+
+def _rms(path: Path) -> float:
+    samples, _ = soundfile.read(str(path), dtype="float32")
+    return float((samples.astype("float64") ** 2).mean() ** 0.5)
+
+
+def test_a_voice_keeps_its_own_volume_and_sampling(user: User) -> None:
+    sentence = "The lighthouse keeper wrote every storm into her logbook."
+    assert user.run("say", "--out", str(user.home / "plain.wav"), sentence).code == 0
+    saved = user.run("voice", "set", "en_US-joe-medium", "volume=1.6", "temperature=0.7")
+    assert saved.code == 0, saved.stderr
+    assert saved.stdout.strip() == "en_US-joe-medium: volume=1.6 temperature=0.7"
+    assert "en_US-joe-medium\ten" in user.run("voice", "list").stdout
+    assert "volume=1.6 temperature=0.7" in user.run("voice", "list").stdout
+    assert user.run("say", "--out", str(user.home / "own.wav"), sentence).code == 0
+    asked = user.run("say", "--volume", "1", "--out", str(user.home / "asked.wav"), sentence)
+    assert asked.code == 0, asked.stderr
+    plain, own = _rms(user.home / "plain.wav"), _rms(user.home / "own.wav")
+    assert own > 1.35 * plain, (own, plain)  # the voice's volume
+    assert abs(_rms(user.home / "asked.wav") - plain) < 0.05 * plain  # the request's comes first
+    settings = user.home / "config" / "readaloud" / "voice-settings.json"
+    before = settings.read_text()
+    bad = user.run("voice", "set", "en_US-joe-medium", "temperature=9")
+    assert bad.code == 2 and "temperature 9 is out of range" in bad.stderr
+    assert settings.read_text() == before  # nothing saved
+    unknown = user.run("voice", "set", "nobody", "volume=1")
+    assert unknown.code == 2 and "Unknown voice 'nobody'" in unknown.stderr
+    cleared = user.run("voice", "set", "en_US-joe-medium", "volume=", "temperature=")
+    assert cleared.stdout.strip() == "en_US-joe-medium: none of its own"

@@ -102,6 +102,9 @@ class PiperEngine:
     def has_voice(self, voice: str) -> bool:
         return any(model.id == voice for model in self._models.values())
 
+    def default_voice(self) -> str | None:
+        return self._default_model().id if self._models else None
+
     def languages(self) -> list[str]:
         return sorted({m.language for m in self._models.values()})
 
