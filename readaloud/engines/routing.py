@@ -28,6 +28,7 @@ import numpy as np
 from readaloud.engines.base import AudioChunk, Engine, SynthesisRequest, Voice
 from readaloud.errors import BadInput, ReadaloudError, UnknownVoice, UnsupportedLanguage
 from readaloud.text.language import LanguageDetector
+from readaloud.text.lexicon import Lexicon
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +52,16 @@ class Failover:
 
 @dataclass(frozen=True)
 class LanguagePolicy:
-    """Which voice reads each language (speech/languages.py follows it, sentence by sentence)."""
+    """Which voice reads each language, and how words are said (speech/languages.py follows
+    it, sentence by sentence)."""
 
     #: Language code → the voice id that reads it ([voices.by_language]).
     by_language: Mapping[str, str] = field(default_factory=dict)
     #: "tell": say once that the voice is missing and skip that text; "read-anyway": the
     #: default voice reads it (and the notice is only shown).
     missing_voice: str = "tell"
+    #: The user's pronunciation dictionary (None: none).
+    lexicon: Lexicon | None = None
 
 
 class RoutingEngine:

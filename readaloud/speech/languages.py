@@ -16,6 +16,7 @@ from readaloud.engines.wrapper import EngineWrapper
 from readaloud.errors import ReadaloudError
 from readaloud.speech.utterance import Utterance
 from readaloud.text.language import LanguageDetector, language_name
+from readaloud.text.lexicon import Respelled
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,14 @@ class LanguageTrack:
         except ReadaloudError:
             return False
         return True
+
+    def respell(self, text: str, language: str | None) -> Respelled:
+        """``text`` with the user's pronunciation dictionary applied, for ``language`` (else
+        the language being read)."""
+        lexicon = self.policy.lexicon
+        if lexicon is None:
+            return Respelled(text)
+        return lexicon.respell(text, language or self.current)
 
     def notice(self, language: str) -> str:
         """What to say the first time text in ``language`` has no voice ("" after that)."""

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from readaloud.engines.base import AudioChunk, Engine, SynthesisRequest
+from readaloud.engines.base import AudioChunk, Engine, SynthesisRequest, WordTiming
 from readaloud.errors import BadInput
 from readaloud.speech.languages import LanguageTrack
 from readaloud.speech.segments import FixedSegments, SegmentSource, WaitHook
 from readaloud.speech.utterance import Utterance
 from readaloud.speech.voicing import engine_rate, voiced
+from readaloud.text.lexicon import Respelled
 from readaloud.text.segment import Segment, split
 
 #: A segment that ends mid-sentence (the fast first fragment, a split long sentence) keeps at
@@ -121,6 +122,21 @@ def with_short_ending(chunks: Iterator[AudioChunk], keep_s: float) -> Iterator[A
             yield held
 
 
+def _in_original(chunk: AudioChunk, said: Respelled, timed: set[tuple[int, int]]) -> AudioChunk:
+    """``chunk`` of the respelled text with its spans as offsets into the original: the words
+    of a respelling are one word of the original, heard when the first of them is (``timed``:
+    the spans of the segment's words so far)."""
+    words: list[WordTiming] = []
+    for word in chunk.words:
+        start, end = said.original(word.start), said.original(word.end, end=True)
+        if (start, end) not in timed:
+            timed.add((start, end))
+            words.append(dataclasses.replace(word, start=start, end=end))
+    return dataclasses.replace(
+        chunk, start=said.original(chunk.start), end=said.original(chunk.end), words=tuple(words)
+    )
+
+
 def prepare(engine: Engine, utterance: Utterance, first_fragment_words: int) -> list[Segment]:
     """Check the request and split it, so every input error is raised before any sound."""
     check_characters(utterance.text)
@@ -147,9 +163,7 @@ def check_characters(text: str) -> None:
 
 
 def segments_of(utterance: Utterance, first_fragment_words: int) -> list[Segment]:
-    segments = split(
-        utterance.text, utterance.language, first_fragment_words=first_fragment_words
-    )
+    segments = split(utterance.text, utterance.language, first_fragment_words=first_fragment_words)
     if not segments:
         raise BadInput("There is nothing to read: the text has no words.")
     return segments
@@ -213,14 +227,20 @@ def synthesize(
                 index += 1
                 continue
             text, ask = notice, track.notice_voice()  # heard where the segment would be
-        chunks = engine.stream(asked.but(text=text, voice=ask.voice, language=ask.language), cancel)
+        said = track.respell(text, ask.language) if text is segment.text else Respelled(text)
+        chunks = engine.stream(
+            asked.but(text=said.text, voice=ask.voice, language=ask.language), cancel
+        )
         if index == first_index or waited[0]:
             chunks = without_lead_in(chunks, LEAD_IN_S)
-        if not text.endswith(_SENTENCE_END):
+        if not said.text.endswith(_SENTENCE_END):
             chunks = with_short_ending(chunks, MID_SENTENCE_PAUSE_S)
+        timed: set[tuple[int, int]] = set()
         for chunk in chunks:
             if text is not segment.text:  # the notice's words are not the segment's
                 chunk = dataclasses.replace(chunk, start=0, end=len(segment.text), words=())
+            elif said.spans:  # offsets into the respelled text, back to the segment's
+                chunk = _in_original(chunk, said, timed)
             chunk = voiced(chunk, utterance).moved(segment.start, segment.end)
             yield SpokenChunk(
                 segment,
