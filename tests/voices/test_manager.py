@@ -190,8 +190,11 @@ def test_a_voice_keeps_its_own_volume_and_sampling(user: User) -> None:
     asked = user.run("say", "--volume", "1", "--out", str(user.home / "asked.wav"), sentence)
     assert asked.code == 0, asked.stderr
     plain, own = _rms(user.home / "plain.wav"), _rms(user.home / "own.wav")
-    assert own > 1.35 * plain, (own, plain)  # the voice's volume
-    assert abs(_rms(user.home / "asked.wav") - plain) < 0.05 * plain  # the request's comes first
+    asked_rms = _rms(user.home / "asked.wav")
+    # Piper's noise makes two renderings of a sentence differ by a few per cent in loudness;
+    # a volume of 1.6 is far outside that.
+    assert own > 1.35 * plain and own > 1.35 * asked_rms, (own, plain, asked_rms)  # the voice's
+    assert abs(asked_rms - plain) < 0.15 * plain, (asked_rms, plain)  # the request's comes first
     settings = user.home / "config" / "readaloud" / "voice-settings.json"
     before = settings.read_text()
     bad = user.run("voice", "set", "en_US-joe-medium", "temperature=9")
