@@ -64,6 +64,7 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
         ),
         config,
         Progress(sys.stderr),
+        tell=lambda notice: print(notice, file=sys.stderr),
     )
     err = sys.stderr
     if report.reused:

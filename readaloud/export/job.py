@@ -16,6 +16,7 @@ from readaloud.errors import BadInput
 from readaloud.export.audiobook import Written, format_for, write
 from readaloud.export.plan import ChapterPlan, Plan, Voicing, make_plan
 from readaloud.export.workers import Made, default_workers, make_all, missing
+from readaloud.speech.languages import LanguageTrack
 
 _UNSAFE = re.compile(r"[^\w\- ]+")
 
@@ -48,6 +49,8 @@ class Report:
     made_wall_s: float = 0.0  # time the workers took
     #: (chapter number, sentence text, what is wrong) for sentences whose length stayed wrong.
     suspicious: list[tuple[int, str, str]] = field(default_factory=list)
+    #: What the book tells its listener: a language no installed voice speaks.
+    notices: list[str] = field(default_factory=list)
 
     @property
     def real_time_factor(self) -> float | None:
@@ -63,7 +66,14 @@ def work_folder(out: Path) -> Path:
     return out.with_name(f".{out.name}.readaloud-work")
 
 
-def export(request: ExportRequest, config: Config, progress: Progress | None = None) -> Report:
+def export(
+    request: ExportRequest,
+    config: Config,
+    progress: Progress | None = None,
+    tell: Callable[[str], None] | None = None,
+) -> Report:
+    """Make the audio file(s) ``request`` asks for; ``tell`` hears at once, before the speech
+    is made, what the book will lack (a language no installed voice speaks)."""
     began = time.monotonic()
     out = request.out.expanduser().absolute()
     format_for(out)
@@ -79,9 +89,13 @@ def export(request: ExportRequest, config: Config, progress: Progress | None = N
     voicing = Voicing(engine.name, voice, request.language, request.rate)
     document = open_document(request.document, password=request.password, language=request.language)
     try:
-        plan = make_plan(document, voicing, request.chapters)
+        track = LanguageTrack(engine, voice, request.language)
+        plan = make_plan(document, voicing, track, request.chapters)
     finally:
         document.close()
+    if tell is not None:
+        for notice in plan.notices:
+            tell(notice)
     work = work_folder(out)
     work.mkdir(exist_ok=True)
     sentences = plan.sentences
@@ -89,7 +103,12 @@ def export(request: ExportRequest, config: Config, progress: Progress | None = N
     workers = request.workers or config.export.workers or default_workers()
     if engine.name != "piper":
         workers = 1  # one model on one GPU: the XTTS decode loop batches, not processes
-    report = Report(sentences=len(sentences), reused=len(sentences) - len(todo), workers=workers)
+    report = Report(
+        sentences=len(sentences),
+        reused=len(sentences) - len(todo),
+        workers=workers,
+        notices=plan.notices,
+    )
     done = [report.reused]
     problems: dict[str, str] = {}
 

@@ -4,6 +4,7 @@ before (an export stopped by kill -9) is found again and not redone."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from pathlib import Path
 from readaloud.documents.layout import continues
 from readaloud.documents.model import Document
 from readaloud.errors import BadInput
+from readaloud.speech.languages import LanguageTrack
 from readaloud.text.segment import split
 
 #: Silence after a sentence, and after the last sentence of a paragraph (seconds).
@@ -24,9 +26,11 @@ _PARAGRAPH = re.compile(r"\n\s*\n")
 
 @dataclass(frozen=True)
 class Sentence:
-    text: str
+    text: str  # what the voice says: the sentence respelled by the lexicon, or a notice
     key: str  # the file name of its audio in the work folder
     pause_s: float  # silence after it
+    voice: str | None = None  # None: the engine's voice for ``language``
+    language: str | None = None  # None: the engine's default
 
 
 @dataclass
@@ -42,6 +46,8 @@ class Plan:
     author: str | None
     chapters: list[ChapterPlan]
     cover: bytes | None = None
+    #: What the listener was told: a language no installed voice speaks (once each).
+    notices: list[str] = field(default_factory=list)
 
     @property
     def sentences(self) -> list[Sentence]:
@@ -60,6 +66,12 @@ class Voicing:
     def key(self, text: str) -> str:
         made = f"{self.engine}\0{self.voice}\0{self.language}\0{self.rate:g}\0{text}"
         return hashlib.blake2b(made.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+
+    def sentence(
+        self, text: str, pause_s: float, voice: str | None, language: str | None
+    ) -> Sentence:
+        key = dataclasses.replace(self, voice=voice, language=language).key(text)
+        return Sentence(text, key, pause_s, voice, language)
 
 
 def chapters_wanted(spec: str | None, count: int) -> set[int] | None:
@@ -81,26 +93,37 @@ def chapters_wanted(spec: str | None, count: int) -> set[int] | None:
     return wanted
 
 
-def make_plan(document: Document, voicing: Voicing, chapters: str | None = None) -> Plan:
-    """The chapters (all, or those ``chapters`` names) with their sentences."""
+def make_plan(
+    document: Document, voicing: Voicing, track: LanguageTrack, chapters: str | None = None
+) -> Plan:
+    """The chapters (all, or those ``chapters`` names) with their sentences, each with the
+    voice of its language as ``track`` chooses it (as when the book is read aloud)."""
     title = document.title or Path(document.source).stem
     texts = _chapter_texts(document, title)
     wanted = chapters_wanted(chapters, len(texts))
-    planned = []
+    planned, notices = [], []
     for number, (heading, text) in enumerate(texts, start=1):
         if wanted is not None and number not in wanted:
             continue
         chapter = ChapterPlan(number, heading)
         segments = split(text, voicing.language or "en", first_fragment_words=0)
         for segment, following in zip(segments, [*segments[1:], None], strict=True):
+            turn = track.turn(segment.text)
+            if turn is None:  # no voice for its language, and the book said so already
+                continue
+            if turn.notice:
+                notices.append(turn.notice)
             between = text[segment.end : following.start] if following else "\n\n"
             pause = PARAGRAPH_PAUSE_S if _PARAGRAPH.search(between) else SENTENCE_PAUSE_S
-            chapter.sentences.append(Sentence(segment.text, voicing.key(segment.text), pause))
+            ask = turn.ask
+            chapter.sentences.append(
+                voicing.sentence(turn.said.text, pause, ask.voice, ask.language)
+            )
         if chapter.sentences:
             planned.append(chapter)
     if not planned:
         raise BadInput(f"There is nothing to read in {document.source}: it has no words.")
-    return Plan(title, document.author, planned, document.cover)
+    return Plan(title, document.author, planned, document.cover, notices)
 
 
 def _chapter_texts(document: Document, title: str) -> list[tuple[str, str]]:

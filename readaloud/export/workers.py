@@ -66,7 +66,7 @@ def make_all(
 ) -> None:
     """Make and save the audio of ``sentences``; ``on_made`` is called (on this thread) as each
     one is saved. One worker is this process unless ``processes``."""
-    jobs = [(s.key, s.text) for s in sentences]
+    jobs = [(s.key, s.text, s.voice, s.language) for s in sentences]
     if not jobs:
         return
     if workers <= 1 and not processes:
@@ -89,11 +89,12 @@ class _Maker:
         self.voicing = voicing
         self.work = work
 
-    def make(self, key: str, text: str) -> Made:
-        samples = self._say(text)
+    def make(self, key: str, text: str, voice: str | None, language: str | None) -> Made:
+        samples = self._say(text, voice, language)
         problem = _problem(samples, self.engine.sample_rate, text, self.voicing.rate)
         if problem:
-            samples = self._say(text)  # a sampled voice says it differently the second time
+            # A sampled voice says it differently the second time.
+            samples = self._say(text, voice, language)
             problem = _problem(samples, self.engine.sample_rate, text, self.voicing.rate)
         path = audio_path(self.work, key)
         temporary = path.with_suffix(f".{os.getpid()}.part")
@@ -102,12 +103,9 @@ class _Maker:
         temporary.replace(path)
         return Made(key, len(samples) / self.engine.sample_rate, problem)
 
-    def _say(self, text: str) -> np.ndarray:
+    def _say(self, text: str, voice: str | None, language: str | None) -> np.ndarray:
         request = SynthesisRequest(
-            text=text,
-            voice=self.voicing.voice,
-            language=self.voicing.language,
-            rate=self.voicing.rate,
+            text=text, voice=voice, language=language, rate=self.voicing.rate
         )
         chunks = [c.samples for c in self.engine.stream(request, threading.Event())]
         return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
@@ -135,7 +133,7 @@ def _start_worker(engine: str, config: Config, voicing: Voicing, work: Path) -> 
     _worker = _Maker(engine, dataclasses.replace(config, piper=one_thread), voicing, work)
 
 
-def _work(job: tuple[str, str]) -> Made:
+def _work(job: tuple[str, str, str | None, str | None]) -> Made:
     assert _worker is not None
     return _worker.make(*job)
 

@@ -14,7 +14,6 @@ from readaloud.engines.base import Engine
 from readaloud.engines.routing import LanguagePolicy, RoutingEngine
 from readaloud.engines.wrapper import EngineWrapper
 from readaloud.errors import ReadaloudError
-from readaloud.speech.utterance import Utterance
 from readaloud.text.language import LanguageDetector, language_name
 from readaloud.text.lexicon import Respelled
 
@@ -31,17 +30,38 @@ class VoiceChoice:
     missing: str = ""
 
 
+@dataclass(frozen=True)
+class Turn:
+    """What is said for one sentence."""
+
+    #: The sentence's language and the voice that reads it (``missing`` when none can).
+    choice: VoiceChoice
+    #: What the engine is asked for: ``choice``, or the notice's voice when the notice is said
+    #: in the sentence's place.
+    ask: VoiceChoice
+    #: The text the engine says: the sentence respelled by the lexicon, or the notice.
+    said: Respelled
+    #: The notice that no voice speaks the sentence's language, the first time ("" after).
+    notice: str = ""
+
+    @property
+    def replaced(self) -> bool:
+        """The notice is said instead of the sentence."""
+        return self.ask is not self.choice
+
+
 def download_command(language: str) -> str:
     return f"readaloud voice download {language}"
 
 
 class LanguageTrack:
-    """One utterance's way through its languages, sentence by sentence."""
+    """One utterance's (or one exported book's) way through its languages, sentence by
+    sentence: ``voice`` and ``language`` are the ones it asks for (None: not given)."""
 
-    def __init__(self, engine: Engine, utterance: Utterance) -> None:
+    def __init__(self, engine: Engine, voice: str | None, language: str | None) -> None:
         self.engine = engine
-        self.voice = utterance.voice
-        self.fixed = utterance.language
+        self.voice = voice
+        self.fixed = language
         inner = engine
         while isinstance(inner, EngineWrapper):  # the short-text cache, ...
             inner = inner.inner
@@ -74,6 +94,19 @@ class LanguageTrack:
         if not self.judged or self.current is None:
             return VoiceChoice(None, self.voice)
         return self.voice_for(self.current)
+
+    def turn(self, text: str) -> Turn | None:
+        """What to say for ``text``, the utterance's next sentence; None when it is skipped
+        (its language has no voice, and the notice was said already)."""
+        choice = self.choose(text)
+        if not choice.missing:
+            return Turn(choice, choice, self.respell(text, choice.language))
+        notice = self.notice(choice.missing)
+        if not self.tells:
+            return Turn(choice, choice, self.respell(text, choice.language), notice)
+        if not notice:
+            return None
+        return Turn(choice, self.notice_voice(), Respelled(notice), notice)
 
     def voice_for(self, language: str) -> VoiceChoice:
         choice = self._choices.get(language)

@@ -210,7 +210,7 @@ def synthesize(
         utterance_id=utterance_id or uuid.uuid4().hex,
         sampling=utterance.sampling,
     )
-    track = LanguageTrack(engine, utterance)
+    track = LanguageTrack(engine, utterance.voice, utterance.language)
     index = first_index
     while not cancel.is_set():
         if pace is not None and index > first_index:
@@ -219,15 +219,11 @@ def synthesize(
         segment = source.next(index, cancel, wait_hook)
         if segment is None:
             return
-        choice = track.choose(segment.text)
-        notice = track.notice(choice.missing) if choice.missing else ""
-        text, ask = segment.text, choice
-        if choice.missing and track.tells:
-            if not notice:  # said once already: the segment is skipped
-                index += 1
-                continue
-            text, ask = notice, track.notice_voice()  # heard where the segment would be
-        said = track.respell(text, ask.language) if text is segment.text else Respelled(text)
+        turn = track.turn(segment.text)
+        if turn is None:  # no voice for its language, and that was said already
+            index += 1
+            continue
+        choice, ask, said, notice = turn.choice, turn.ask, turn.said, turn.notice
         chunks = engine.stream(
             asked.but(text=said.text, voice=ask.voice, language=ask.language), cancel
         )
@@ -237,7 +233,7 @@ def synthesize(
             chunks = with_short_ending(chunks, MID_SENTENCE_PAUSE_S)
         timed: set[tuple[int, int]] = set()
         for chunk in chunks:
-            if text is not segment.text:  # the notice's words are not the segment's
+            if turn.replaced:  # the notice's words are not the segment's
                 chunk = dataclasses.replace(chunk, start=0, end=len(segment.text), words=())
             elif said.spans:  # offsets into the respelled text, back to the segment's
                 chunk = _in_original(chunk, said, timed)
@@ -247,7 +243,7 @@ def synthesize(
                 index,
                 chunk,
                 language=choice.language or choice.missing or None,
-                voice=ask.voice if text is segment.text else None,
+                voice=None if turn.replaced else ask.voice,
                 notice=notice,
             )
             notice = ""

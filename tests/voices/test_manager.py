@@ -173,6 +173,49 @@ def test_a_downloaded_voice_reads_its_language(user: User) -> None:
     assert 3.0 < notice < 12.0, notice  # the notice, not the sentence
 
 
+ENGLISH = (
+    "The harbour was quiet when the ferry came in. "
+    "Nobody on the pier had expected it so early."
+)
+
+
+def test_an_export_reads_each_language_with_its_voice(user: User) -> None:
+    """An audiobook follows the same rule as speech: a Russian passage gets the Russian voice
+    once it is installed; before that the book and the command say what is missing, once."""
+    russian = RUSSIAN + " Школы откроются на неделю раньше обычного."
+    english_only, book = user.home / "english.md", user.home / "book.md"
+    english_only.write_text(f"# Notes\n\n{ENGLISH}\n\n{ENGLISH}\n")
+    book.write_text(f"# Notes\n\n{ENGLISH}\n\n{russian}\n\n{ENGLISH}\n")
+    anyway = user.home / "anyway.toml"
+    anyway.write_text(
+        (user.home / "config" / "readaloud" / "readaloud.toml").read_text()
+        + '\n[speech]\nmissing_voice = "read-anyway"\n'
+    )
+
+    def export(name: str, document: Path, *options: str) -> tuple[Result, float]:
+        out = user.home / f"{name}.wav"
+        done = user.run(*options, "export", str(document), "--out", str(out))
+        assert done.code == 0, done.stderr
+        return done, _seconds(out)
+
+    _, english_s = export("english", english_only)
+    told, told_s = export("told", book)
+    misread, misread_s = export("misread", book, "--config", str(anyway))
+    assert user.run("voice", "download", "ru").code == 0
+    read, read_s = export("read", book)
+
+    notice = "No Russian voice is installed. Run: readaloud voice download ru"
+    assert told.stderr.count(notice) == 1, told.stderr
+    assert "The Russian sentences are skipped." in told.stderr
+    assert misread.stderr.count(notice) == 1, misread.stderr
+    assert notice not in read.stderr
+    # Told: the two Russian sentences are left out and the notice is heard once in their place.
+    assert 3.0 < told_s - english_s < 9.5, (told_s, english_s)  # ~6 s: said once, not twice
+    # The Russian voice reads both sentences; the English one spells the Cyrillic out.
+    assert 4.0 < read_s - english_s < 20.0, (read_s, english_s)
+    assert misread_s - english_s > 2 * (read_s - english_s), (misread_s, read_s, english_s)
+
+
 def _rms(path: Path) -> float:
     samples, _ = soundfile.read(str(path), dtype="float32")
     return float((samples.astype("float64") ** 2).mean() ** 0.5)
