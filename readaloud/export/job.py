@@ -49,8 +49,6 @@ class Report:
     made_wall_s: float = 0.0  # time the workers took
     #: (chapter number, sentence text, what is wrong) for sentences whose length stayed wrong.
     suspicious: list[tuple[int, str, str]] = field(default_factory=list)
-    #: What the book tells its listener: a language no installed voice speaks.
-    notices: list[str] = field(default_factory=list)
 
     @property
     def real_time_factor(self) -> float | None:
@@ -103,12 +101,7 @@ def export(
     workers = request.workers or config.export.workers or default_workers()
     if engine.name != "piper":
         workers = 1  # one model on one GPU: the XTTS decode loop batches, not processes
-    report = Report(
-        sentences=len(sentences),
-        reused=len(sentences) - len(todo),
-        workers=workers,
-        notices=plan.notices,
-    )
+    report = Report(sentences=len(sentences), reused=len(sentences) - len(todo), workers=workers)
     done = [report.reused]
     problems: dict[str, str] = {}
 

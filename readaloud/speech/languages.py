@@ -43,11 +43,8 @@ class Turn:
     said: Respelled
     #: The notice that no voice speaks the sentence's language, the first time ("" after).
     notice: str = ""
-
-    @property
-    def replaced(self) -> bool:
-        """The notice is said instead of the sentence."""
-        return self.ask is not self.choice
+    #: The notice is said instead of the sentence.
+    replaced: bool = False
 
 
 def download_command(language: str) -> str:
@@ -106,7 +103,7 @@ class LanguageTrack:
             return Turn(choice, choice, self.respell(text, choice.language), notice)
         if not notice:
             return None
-        return Turn(choice, self.notice_voice(), Respelled(notice), notice)
+        return Turn(choice, self.notice_voice(), Respelled(notice), notice, replaced=True)
 
     def voice_for(self, language: str) -> VoiceChoice:
         choice = self._choices.get(language)
