@@ -11,8 +11,13 @@ Runs:
   stock, readaloud load  the same after readaloud's loader folded the vocoder's weight norm
   readaloud              readaloud's Synthesizer.stream (small first chunk, windowed vocoder)
 
+Then the GPT alone, on the same prompt: ``per_token_ms`` of coqui's generate (Hugging Face's loop)
+and of readaloud's decode loop at batch 1, each the time of N tokens less that of 1, over N - 1
+(the prompt pass left out); and ``batch``: B streams opened at once in readaloud's batched
+decoder, ``tokens_per_s`` over all of them (B = 1, 4, 8; --batches changes them).
+
   .venv/bin/python bench/xtts_stream.py [--tokens 240] [--device cpu|cuda] [--precision fp32|fp16]
-                                        [--threads N] [--json]
+                                        [--threads N] [--batches 1,4,8] [--json]
 """
 
 from __future__ import annotations
@@ -136,6 +141,92 @@ def run_readaloud(model, text, latent, embedding, tokens: int, dtype) -> dict:
     return row
 
 
+def per_token_ms(model, latent, tokens: int) -> dict:
+    """ms per generated token after the prompt: coqui's generate and readaloud's loop."""
+    import torch
+
+    from readaloud.engines.xtts.decoder import Decoding, GptDecoder
+
+    gpt = model.gpt
+    ids = torch.IntTensor(model.tokenizer.encode(TEXT.lower(), lang="en")).unsqueeze(0)
+    ids = ids.to(latent.device)
+    cond = latent.to(next(gpt.parameters()).dtype)
+
+    def coqui(count: int) -> float:
+        torch.manual_seed(SEED)
+        began = time.perf_counter()
+        with torch.inference_mode():
+            gpt.generate(
+                cond, ids, do_sample=True, max_new_tokens=count, min_new_tokens=count, **SAMPLING
+            )
+        _sync(latent.device)
+        return time.perf_counter() - began
+
+    def ours(count: int) -> float:
+        torch.manual_seed(SEED)
+        decoding = Decoding.of({**SAMPLING, "max_new_tokens": count, "min_new_tokens": count})
+        began = time.perf_counter()
+        with torch.inference_mode():
+            decoder = GptDecoder(gpt, max_streams=1)
+            decoder.join(decoder.prompt(cond, ids), decoding)
+            while not decoder.slots[0].finished:
+                decoder.step()
+        _sync(latent.device)
+        return time.perf_counter() - began
+
+    coqui(4), ours(4)  # first-call costs out of the figures
+    figures = {}
+    for name, run in (("coqui_generate", coqui), ("readaloud_batch_1", ours)):
+        figures[name] = round((run(tokens) - run(1)) * 1000 / (tokens - 1), 2)
+    figures["ratio"] = round(figures["readaloud_batch_1"] / figures["coqui_generate"], 3)
+    return figures
+
+
+def batched(model, latent, tokens: int, sizes: list[int]) -> dict:
+    """B streams of ``tokens`` tokens opened at once: aggregate tokens per second."""
+    import torch
+
+    from readaloud.engines.xtts.decoder import BatchedDecoder, Decoding
+
+    gpt = model.gpt
+    ids = torch.IntTensor(model.tokenizer.encode(TEXT.lower(), lang="en")).unsqueeze(0)
+    ids = ids.to(latent.device)
+    cond = latent.to(next(gpt.parameters()).dtype)
+    decoding = Decoding.of({**SAMPLING, "max_new_tokens": tokens, "min_new_tokens": tokens})
+    figures = {}
+    for size in sizes:
+        decoder = BatchedDecoder(gpt, max_streams=size)
+        torch.manual_seed(SEED)
+        began = time.perf_counter()
+        streams = [decoder.open(cond, ids, decoding, threading.Event()) for _ in range(size)]
+        firsts: list[float] = []
+        made = 0
+        for stream in streams:  # each stream's queue fills while the others are read
+            for count, _ in enumerate(stream):
+                if count == 0:
+                    firsts.append(time.perf_counter() - began)
+                made += 1
+        wall = time.perf_counter() - began
+        figures[str(size)] = {
+            "tokens_per_s": round(made / wall, 1),
+            "wall_s": round(wall, 2),
+            "first_token_s_max": round(max(firsts), 3),
+            "steps_shared_max": max(decoder.step_sizes),
+        }
+    one = figures.get("1")
+    if one:
+        for row in figures.values():
+            row["vs_batch_1"] = round(row["tokens_per_s"] / one["tokens_per_s"], 2)
+    return figures
+
+
+def _sync(device) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def _row(first: float, total: float, samples: int, chunks: int, first_samples: int) -> dict:
     return {
         "first_chunk_s": round(first, 3),
@@ -153,6 +244,7 @@ def main() -> int:
     parser.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"))
     parser.add_argument("--threads", type=int, default=0, help="PyTorch CPU threads (0: default)")
     parser.add_argument("--skip-unfolded", action="store_true", help="skip 'stock, as loaded'")
+    parser.add_argument("--batches", default="1,4,8", help="stream counts for the batch runs")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args()
 
@@ -197,6 +289,9 @@ def main() -> int:
         if name != "readaloud":
             row["first_chunk_ratio"] = round(row["first_chunk_s"] / ours["first_chunk_s"], 2)
             row["total_ratio"] = round(row["total_s"] / ours["total_s"], 2)
+    results["per_token_ms"] = per_token_ms(model, latent, args.tokens)
+    sizes = [int(size) for size in args.batches.split(",") if size.strip()]
+    results["batch"] = batched(model, latent, args.tokens, sizes)
     if args.json:
         print(json.dumps(results, indent=2))
     else:
@@ -226,6 +321,17 @@ def print_table(results: dict) -> None:
             f"{name:<24}{row['first_chunk_s']:>11.2f}s{row['total_s']:>8.2f}s"
             f"{row['audio_s']:>7.2f}s{row['chunks']:>8}"
             f"{row.get('first_chunk_ratio', 1.0):>10.2f}x{row.get('total_ratio', 1.0):>12.2f}x"
+        )
+    tokens = results["per_token_ms"]
+    print(
+        f"GPT per token after the prompt: coqui's generate {tokens['coqui_generate']:.1f} ms, "
+        f"readaloud's loop {tokens['readaloud_batch_1']:.1f} ms ({tokens['ratio']:.2f}x)"
+    )
+    for size, row in results["batch"].items():
+        print(
+            f"batch {size:>2}: {row['tokens_per_s']:7.1f} tokens/s in all "
+            f"({row.get('vs_batch_1', 1.0):.2f}x batch 1), last stream's first token "
+            f"{row['first_token_s_max']:.2f} s"
         )
     ours = results["runs"]["readaloud"]
     print(

@@ -38,7 +38,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         type=int,
         default=0,
         metavar="N",
-        help="processes making speech at once (default [export] workers: cores - 1)",
+        help="sentences made at once (default [export] workers: Piper cores - 1, XTTS 8)",
     )
     export.set_defaults(handler=cmd_export)
 

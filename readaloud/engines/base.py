@@ -140,7 +140,12 @@ class SynthesisRequest:
 
 @runtime_checkable
 class Engine(Protocol):
-    """A speech engine. ``load`` once, then ``stream`` many times (one stream at a time)."""
+    """A speech engine. ``load`` once, then ``stream`` many times.
+
+    Streams of one engine take turns chunk by chunk (engines/routing.py) unless the engine has
+    ``batches = True``: then it is called from several threads at once and shares its model
+    between their streams itself (XTTS).
+    """
 
     #: Short engine name used in voice ids and config (``piper``, ``xtts``).
     name: str

@@ -102,11 +102,11 @@ class CachedEngine(EngineWrapper):
 
 
 def shared_cached(engine: Engine, speech: SpeechConfig) -> CachedEngine:
-    """``engine`` for several threads at once, with the ``[speech]`` short-text cache in front."""
-    from readaloud.engines.shared import SharedEngine
-
+    """``engine`` for several threads at once (the RoutingEngine every choice is has their
+    streams take turns where the engine does not batch them), with the ``[speech]`` short-text
+    cache in front."""
     return CachedEngine(
-        SharedEngine(engine),
+        engine,
         max_chars=speech.short_cache_chars,
         max_bytes=int(speech.short_cache_mb * 2**20),
     )

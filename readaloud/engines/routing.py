@@ -85,8 +85,10 @@ class RoutingEngine:
         self.default_language = default_language or None
         self.policy = policy or LanguagePolicy()
         self.failovers: deque[Failover] = deque(maxlen=20)
-        self._failed_utterance = ""  # utterance_id of the one the primary failed in
-        self._last_call = 0.0
+        # utterance_id → when the primary failed in it (several utterances may be in flight).
+        self._failed: dict[str, float] = {}
+        # Streams of an engine that does not batch them take turns, one chunk at a time.
+        self._turns = {id(e): threading.Lock() for e in (primary, fast) if e is not None}
 
     # -- Engine protocol ------------------------------------------------------------------------
 
@@ -144,11 +146,11 @@ class RoutingEngine:
         engine = self._choose(request.but(language=language))
         asked = self._request_for(engine, request.but(language=language))
         if engine is not self.primary or self.fast is None:
-            yield from self._resampled(engine.stream(asked, cancel))
+            yield from self._resampled(self._turn(engine, asked, cancel))
             return
         position = 0
         try:
-            for chunk in self.primary.stream(asked, cancel):
+            for chunk in self._turn(self.primary, asked, cancel):
                 position = max(position, chunk.end)
                 yield chunk
             return
@@ -163,9 +165,27 @@ class RoutingEngine:
             return
         offset = position + len(rest) - len(rest.lstrip())
         rest_of_it = request.but(text=rest.lstrip(), voice=voice, language=language)
-        fallback = self.fast.stream(self._request_for(self.fast, rest_of_it), cancel)
+        fallback = self._turn(self.fast, self._request_for(self.fast, rest_of_it), cancel)
         for chunk in self._resampled(fallback):
             yield chunk.moved(offset)
+
+    def _turn(
+        self, engine: Engine, request: SynthesisRequest, cancel: threading.Event
+    ) -> Iterator[AudioChunk]:
+        """``engine``'s chunks. An engine that decodes concurrent streams together (``batches``:
+        XTTS) is called freely; another computes one chunk at a time for all the streams it
+        serves (the queue, the OpenAI API, an export), so they interleave."""
+        chunks = engine.stream(request, cancel)
+        if getattr(engine, "batches", False):
+            yield from chunks
+            return
+        turn = self._turns[id(engine)]
+        while True:
+            with turn:  # held while the engine computes the next chunk, not while we wait
+                chunk = next(chunks, None)
+            if chunk is None:
+                return
+            yield chunk
 
     # -- routing --------------------------------------------------------------------------------
 
@@ -182,11 +202,10 @@ class RoutingEngine:
         if owner is not self.primary or self.fast is None:
             return owner
         now = time.monotonic()
-        recent = now - self._last_call < _FAILOVER_EXPIRY_S
-        self._last_call = now
-        if request.utterance_id and request.utterance_id == self._failed_utterance and recent:
+        self._failed = {u: t for u, t in self._failed.items() if now - t < _FAILOVER_EXPIRY_S}
+        if request.utterance_id and request.utterance_id in self._failed:
+            self._failed[request.utterance_id] = now
             return self.fast  # the rest of an utterance the primary failed in
-        self._failed_utterance = ""
         if self._speaks(self.fast, None, language) and (
             self.is_short(text) or not self._speaks(self.primary, voice, language)
         ):
@@ -242,8 +261,8 @@ class RoutingEngine:
             self.fast.name,
         )
         self.failovers.append(Failover(self.primary.name, message, position, time.time()))
-        self._failed_utterance = request.utterance_id
-        self._last_call = time.monotonic()
+        if request.utterance_id:
+            self._failed[request.utterance_id] = time.monotonic()
 
     def _resampled(self, chunks: Iterator[AudioChunk]) -> Iterator[AudioChunk]:
         """Chunks at this engine's rate (the fast engine may speak at another)."""
@@ -258,4 +277,3 @@ class RoutingEngine:
             yield dataclasses.replace(
                 chunk, samples=np.asarray(samples, dtype=np.float32), sample_rate=rate
             )
-

@@ -98,9 +98,12 @@ def export(
     work.mkdir(exist_ok=True)
     sentences = plan.sentences
     todo = missing(work, sentences)
-    workers = request.workers or config.export.workers or default_workers()
-    if engine.name != "piper":
-        workers = 1  # one model on one GPU: the XTTS decode loop batches, not processes
+    # XTTS: one model, its streams decoded together (threads); Piper: one process per core.
+    threads = engine.name == "xtts"
+    default = config.xtts.max_streams if threads else default_workers()
+    workers = request.workers or config.export.workers or default
+    if engine.name not in ("piper", "xtts"):
+        workers = 1  # another machine's endpoint: one request at a time
     report = Report(sentences=len(sentences), reused=len(sentences) - len(todo), workers=workers)
     done = [report.reused]
     problems: dict[str, str] = {}
@@ -116,7 +119,9 @@ def export(
     if progress is not None:
         progress(done[0], len(sentences), 0.0)
     made_began = time.monotonic()
-    make_all(todo, work, voicing, engine_choice, config, workers, on_made, request.processes)
+    make_all(
+        todo, work, voicing, engine_choice, config, workers, on_made, request.processes, threads
+    )
     report.made_wall_s = time.monotonic() - made_began
     report.suspicious = [
         (chapter.number, s.text, problems[s.key])

@@ -1,5 +1,7 @@
 """Making the sentences' audio: in worker processes (several Piper voices at once, one
-onnxruntime thread each), every finished sentence saved at once in the work folder (temp file +
+onnxruntime thread each), or for an engine that batches its streams (XTTS) in threads of this
+process that share one model, each step of its decoder for all of them; every finished sentence
+saved at once in the work folder (temp file +
 rename), so a stopped export goes on where it was. Each sentence's length is checked against
 its text: silence or runaway speech is made again once, and listed if it stays wrong."""
 
@@ -10,6 +12,7 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,9 +66,11 @@ def make_all(
     workers: int,
     on_made: Callable[[Made], None],
     processes: bool = False,
+    threads: bool = False,
 ) -> None:
     """Make and save the audio of ``sentences``; ``on_made`` is called (on this thread) as each
-    one is saved. One worker is this process unless ``processes``."""
+    one is saved. One worker is this process unless ``processes``; with ``threads`` the
+    workers are threads of this process sharing one engine."""
     jobs = [(s.key, s.text, s.voice, s.language) for s in sentences]
     if not jobs:
         return
@@ -73,6 +78,12 @@ def make_all(
         maker = _Maker(engine, config, voicing, work)
         for job in jobs:
             on_made(maker.make(*job))
+        return
+    if threads:
+        maker = _Maker(engine, config, voicing, work)
+        with ThreadPoolExecutor(workers, thread_name_prefix="readaloud-export") as pool:
+            for done in as_completed([pool.submit(maker.make, *job) for job in jobs]):
+                on_made(done.result())
         return
     context = multiprocessing.get_context("spawn")  # no copies of this process's threads
     with context.Pool(workers, _start_worker, (engine, config, voicing, work)) as pool:
@@ -97,7 +108,7 @@ class _Maker:
             samples = self._say(text, voice, language)
             problem = _problem(samples, self.engine.sample_rate, text, self.voicing.rate)
         path = audio_path(self.work, key)
-        temporary = path.with_suffix(f".{os.getpid()}.part")
+        temporary = path.with_suffix(f".{os.getpid()}-{threading.get_ident()}.part")
         with temporary.open("wb") as out:
             np.save(out, samples)
         temporary.replace(path)

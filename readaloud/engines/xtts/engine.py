@@ -52,6 +52,8 @@ class XttsEngine:
     """XTTS v2. ``load`` puts the model on the device and warms it up; ``stream`` speaks."""
 
     name = "xtts"
+    #: Concurrent streams share each GPT step (decoder.py): they need not take turns.
+    batches = True
 
     def __init__(self, options: XttsOptions | None = None) -> None:
         self.options = options or XttsOptions()

@@ -28,6 +28,8 @@ class StreamOptions:
     crossfade_samples: int = 1024
     #: Cap on audio tokens per segment; 0 = the model's own limit (about 28 s of speech).
     max_new_tokens: int = 0
+    #: Streams decoded together in one GPT step; more wait for a place.
+    max_streams: int = 8
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ def options_from_config(config) -> XttsOptions:  # config: readaloud.config.Conf
             lookahead_frames=xtts.lookahead_frames,
             crossfade_samples=round(xtts.crossfade_ms * OUTPUT_RATE / 1000),
             max_new_tokens=xtts.max_new_tokens,
+            max_streams=xtts.max_streams,
         ),
         # 0 in the config: the checkpoint's own recommendation.
         sampling=Sampling(

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from readaloud.audio.crossfade import blend
+from readaloud.engines.xtts.decoder import BatchedDecoder, Decoding
 from readaloud.engines.xtts.options import StreamOptions
 from readaloud.errors import EngineError
 
@@ -213,10 +214,11 @@ class Conditioning:
 
 
 class Synthesizer:
-    """Streams one text at a time through a loaded Xtts model (one stream at a time)."""
+    """Streams texts through a loaded Xtts model; streams open at once share each GPT step."""
 
     def __init__(self, model, dtype: torch.dtype, options: StreamOptions, sampling: dict) -> None:
         self.model = model
+        self.decoder = BatchedDecoder(model.gpt, options.max_streams)
         self.dtype = dtype
         self.options = options
         self.sampling = dict(sampling)
@@ -264,32 +266,17 @@ class Synthesizer:
         generation: dict | None = None,
     ) -> Iterator[torch.Tensor]:
         """One latent ``[channels]`` per generated audio token (the stop token's included, as in
-        ``inference_stream``); ends early when ``cancel`` is set."""
-        gpt = self.model.gpt
+        ``inference_stream``); ends early when ``cancel`` is set. Streams open at the same time
+        are decoded together (decoder.py)."""
         settings = {**self.sampling, **(generation or {})}
         if self.options.max_new_tokens and "max_new_tokens" not in settings:
             settings["max_new_tokens"] = self.options.max_new_tokens
-        with torch.inference_mode():
-            prefix = gpt.compute_embeddings(
-                voice.gpt_cond_latent.to(self.device, self.dtype), tokens
-            )
-            generator = gpt.get_generator(
-                fake_inputs=prefix,
-                do_sample=True,
-                num_beams=1,
-                num_return_sequences=1,
-                output_attentions=False,
-                output_hidden_states=True,
-                return_dict_in_generate=True,
-                **settings,
-            )
-        try:
-            for _token, latent in generator:
-                yield latent
-                if cancel.is_set():
-                    return
-        finally:
-            generator.close()
+        cond = voice.gpt_cond_latent.to(self.device, self.dtype)
+        stream = self.decoder.open(cond, tokens, Decoding.of(settings), cancel)
+        for _token, latent in stream:
+            yield latent
+            if cancel.is_set():
+                return
 
     def stream(
         self,

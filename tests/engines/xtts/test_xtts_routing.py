@@ -21,6 +21,7 @@ from readaloud.audio.player import Player
 from readaloud.engines.base import AudioChunk, SynthesisRequest
 from readaloud.engines.piper import PiperEngine
 from readaloud.engines.routing import RoutingEngine
+from readaloud.engines.wrapper import EngineWrapper
 from readaloud.engines.xtts import XttsEngine
 from readaloud.errors import EngineError, UnknownVoice
 from readaloud.speech.speaker import Speaker, run_mark
@@ -298,3 +299,75 @@ def test_xtts_without_any_voice_leaves_the_speaking_to_piper(tiny_model_dir, tmp
     assert not primary.calls and [c["text"] for c in fast.calls] == [text]
     with pytest.raises(UnknownVoice):
         routing.validate("nobody", "en")  # a voice asked for by name is still checked
+
+
+class Inside(EngineWrapper):
+    """Passes a real engine through, counting the threads inside its chunk computation at
+    once; with ``meet``, each stream's first chunk waits until ``meet`` streams are inside."""
+
+    def __init__(self, engine, batches: bool, meet: int = 0) -> None:
+        super().__init__(engine)
+        self.batches = batches
+        self.now = 0
+        self.most = 0
+        self._lock = threading.Lock()
+        self._meeting = threading.Barrier(meet) if meet else None
+
+    def stream(self, request: SynthesisRequest, cancel: threading.Event) -> Iterator[AudioChunk]:
+        chunks = self.inner.stream(request, cancel)
+        first = True
+        while True:
+            with self._lock:
+                self.now += 1
+                self.most = max(self.most, self.now)
+            try:
+                if self._meeting is not None and first:
+                    self._meeting.wait(timeout=20)  # BrokenBarrierError if they take turns
+                first = False
+                chunk = next(chunks, None)
+            finally:
+                with self._lock:
+                    self.now -= 1
+            if chunk is None:
+                return
+            yield chunk
+
+
+def speak_at_once(engine, texts: list[str]) -> list[list[AudioChunk] | BaseException]:
+    results: list = [None] * len(texts)
+
+    def speak(index: int) -> None:
+        request = SynthesisRequest(text=texts[index], utterance_id=str(index))
+        try:
+            results[index] = list(engine.stream(request, threading.Event()))
+        except BaseException as error:  # noqa: BLE001 - the test reads it
+            results[index] = error
+
+    threads = [threading.Thread(target=speak, args=(i,)) for i in range(len(texts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results
+
+
+TWO = ["The first reader hears this sentence.", "A second one is read at the same time."]
+
+
+def test_streams_of_an_engine_that_batches_run_at_once(xtts: XttsEngine, piper) -> None:
+    """XTTS decodes concurrent streams together (decoder.py): the routing engine lets the
+    queue's and an API client's streams in at once rather than one chunk at a time."""
+    assert xtts.batches is True
+    both = Inside(xtts, batches=True, meet=2)
+    results = speak_at_once(RoutingEngine(both, piper, short_text_words=0), TWO)
+    for chunks, text in zip(results, TWO, strict=True):
+        assert isinstance(chunks, list), chunks
+        assert chunks[-1].end == len(text)  # spoken to its last word
+    assert both.most == 2
+
+
+def test_streams_of_an_engine_that_does_not_batch_take_turns(piper) -> None:
+    one = Inside(piper, batches=False)
+    results = speak_at_once(RoutingEngine(one, None), TWO * 2)
+    assert all(isinstance(chunks, list) and chunks for chunks in results), results
+    assert one.most == 1

@@ -1,0 +1,420 @@
+"""XTTS's GPT decoded by readaloud: a static KV cache, the prompt in one pass, then one step per
+audio token for every open stream at once (continuous batching).
+
+Written here because no maintained library decodes this model: coqui-tts goes through Hugging
+Face's ``generate`` (one stream, a cache that grows by concatenation, a new attention mask and
+many small calls per token), and the serving engines do not load XTTS's prefix-conditioned GPT.
+The arithmetic is GPT-2's on the model's own modules; sampling uses transformers' own logits
+processors, in the order ``generate`` applies them, so a stream draws from the same distribution.
+
+* ``GptDecoder`` owns the cache: ``prefill`` runs a stream's prompt (voice latents, text, the
+  start-of-audio token) into its slot; ``step`` feeds every slot's last token at once. Streams
+  occupy slots ``0..n-1``; one that leaves has the last slot's cache moved into its place, so a
+  step reads one contiguous view and copies nothing.
+* ``BatchedDecoder`` runs that on one thread: a stream joins at a token boundary (its prompt
+  alone, then it is in the next step), leaves when it ends or is cancelled, and each stream's
+  ``(token, latent)`` pairs reach its own queue, the same pairs coqui's stream generator yields.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import cast
+
+import torch
+import torch.nn.functional as F
+from transformers import (
+    LogitsProcessorList,
+    MinNewTokensLengthLogitsProcessor,
+    RepetitionPenaltyLogitsProcessor,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How one stream picks its tokens (coqui's names; None: not applied)."""
+
+    temperature: float | None = None
+    top_k: int | None = None
+    top_p: float | None = None
+    repetition_penalty: float | None = None
+    #: The most audio tokens, the stop token included (0: the model's limit).
+    max_new_tokens: int = 0
+    min_new_tokens: int = 0
+    #: Always the likeliest token (for tests and checks): no temperature, top-k or top-p.
+    greedy: bool = False
+
+    @classmethod
+    def of(cls, settings: dict, greedy: bool = False) -> Decoding:
+        """From the keyword arguments coqui's ``generate`` takes (unknown ones ignored)."""
+        top_k = settings.get("top_k")
+        return cls(
+            temperature=settings.get("temperature"),
+            top_k=int(top_k) if top_k is not None else None,
+            top_p=settings.get("top_p"),
+            repetition_penalty=settings.get("repetition_penalty"),
+            max_new_tokens=int(settings.get("max_new_tokens") or 0),
+            min_new_tokens=int(settings.get("min_new_tokens") or 0),
+            greedy=greedy or settings.get("do_sample") is False,
+        )
+
+    def processors(self, prompt_length: int, stop_token: int) -> LogitsProcessorList:
+        """transformers' processors for these settings, in ``generate``'s order."""
+        chain = LogitsProcessorList()
+        if self.repetition_penalty is not None and self.repetition_penalty != 1.0:
+            chain.append(RepetitionPenaltyLogitsProcessor(self.repetition_penalty))
+        if self.min_new_tokens > 0:
+            chain.append(
+                MinNewTokensLengthLogitsProcessor(prompt_length, self.min_new_tokens, stop_token)
+            )
+        if self.greedy:
+            return chain
+        if self.temperature is not None and self.temperature != 1.0:
+            chain.append(TemperatureLogitsWarper(self.temperature))
+        if self.top_k is not None and self.top_k != 0:
+            chain.append(TopKLogitsWarper(top_k=self.top_k))
+        if self.top_p is not None and self.top_p < 1.0:
+            chain.append(TopPLogitsWarper(top_p=self.top_p))
+        return chain
+
+
+class _Slot:
+    """One stream's place in the batch: the ids so far (the prompt's placeholders too, as
+    ``generate`` keeps them for the repetition penalty), its length in the cache."""
+
+    def __init__(self, ids: torch.Tensor, decoding: Decoding, stop_token: int, limit: int):
+        self.ids = ids  # [1, length] long, on the CPU
+        self.length = ids.shape[1]  # positions filled in the cache
+        self.last = int(ids[0, -1])
+        self.generated = 0
+        self.limit = limit
+        self.stop_token = stop_token
+        self.greedy = decoding.greedy
+        self.processors = decoding.processors(ids.shape[1], stop_token)
+        #: The first token's scores after the processors (what it was drawn from).
+        self.first_scores: torch.Tensor | None = None
+
+    def choose(self, logits: torch.Tensor) -> int:
+        """The next token from ``logits`` ``[vocab]`` (float32)."""
+        scores = self.processors(cast(torch.LongTensor, self.ids), logits[None, :])
+        if self.first_scores is None:
+            self.first_scores = scores[0]
+        if self.greedy:
+            token = int(torch.argmax(scores, dim=-1))
+        else:
+            token = int(torch.multinomial(F.softmax(scores, dim=-1), num_samples=1))
+        self.ids = torch.cat([self.ids, torch.tensor([[token]])], dim=1)
+        self.last = token
+        self.generated += 1
+        return token
+
+    @property
+    def finished(self) -> bool:
+        return self.last == self.stop_token or self.generated >= self.limit
+
+
+class GptDecoder:
+    """XTTS's GPT (``model.gpt``, coqui's ``GPT``) with a preallocated cache of ``slots``."""
+
+    def __init__(self, gpt, max_streams: int = 8) -> None:
+        self.gpt = gpt
+        self.blocks = list(gpt.gpt.h)
+        first = self.blocks[0].attn
+        self.heads = int(first.num_heads)
+        self.head_dim = int(first.head_dim)
+        self.width = int(first.embed_dim)
+        self.max_streams = max(1, max_streams)
+        self.start_token = int(gpt.start_audio_token)
+        self.stop_token = int(gpt.stop_audio_token)
+        self.max_new_tokens = int(gpt.max_gen_mel_tokens)
+        self.slots: list[_Slot] = []
+        self._keys: list[torch.Tensor] = []
+        self._values: list[torch.Tensor] = []
+
+    @property
+    def device(self) -> torch.device:
+        return self.gpt.mel_embedding.weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.gpt.mel_embedding.weight.dtype
+
+    @property
+    def capacity(self) -> int:
+        return self._keys[0].shape[0] if self._keys else 0
+
+    @property
+    def cache_length(self) -> int:
+        return self._keys[0].shape[2] if self._keys else 0
+
+    # -- the prompt ------------------------------------------------------------------------------
+
+    def prompt(self, cond_latent: torch.Tensor, text_tokens: torch.Tensor) -> torch.Tensor:
+        """``[1, P, width]``: the voice's latents, the text with its start and stop tokens, and
+        the start-of-audio token at audio position 0 (as coqui's compute_embeddings and
+        GPT2InferenceModel's first forward build it)."""
+        gpt = self.gpt
+        text = F.pad(text_tokens, (0, 1), value=gpt.stop_text_token)
+        text = F.pad(text, (1, 0), value=gpt.start_text_token)
+        text_emb = gpt.text_embedding(text) + gpt.text_pos_embedding(text)
+        start = torch.full((1, 1), self.start_token, dtype=torch.long, device=text.device)
+        audio_emb = gpt.mel_embedding(start) + gpt.mel_pos_embedding(start)
+        cond = cond_latent.to(text_emb.dtype)
+        return torch.cat([cond, text_emb, audio_emb.to(text_emb.dtype)], dim=1)
+
+    # -- joining and leaving ---------------------------------------------------------------------
+
+    def join(self, prompt: torch.Tensor, decoding: Decoding) -> tuple[int, torch.Tensor]:
+        """Run a new stream's prompt into the next free slot: its first ``(token, latent)``."""
+        if len(self.slots) >= self.max_streams:
+            raise RuntimeError("no free slot")  # BatchedDecoder never asks for more
+        length = prompt.shape[1]
+        limit = min(decoding.max_new_tokens or self.max_new_tokens, self.max_new_tokens)
+        self._make_room(len(self.slots) + 1, length + limit)
+        ids = torch.ones(1, length, dtype=torch.long)
+        ids[0, -1] = self.start_token
+        slot = _Slot(ids, decoding, self.stop_token, limit)
+        index = len(self.slots)
+        hidden = prompt.to(self.device, self.dtype)
+        for layer, block in enumerate(self.blocks):
+            hidden = self._block(layer, block, hidden, index=index, length=length)
+        hidden = self.gpt.gpt.ln_f(hidden[:, -1])
+        latent = self.gpt.final_norm(hidden)
+        logits = self.gpt.mel_head(latent).float().cpu()
+        self.slots.append(slot)
+        return slot.choose(logits[0]), latent[0]
+
+    def leave(self, index: int) -> None:
+        """Free slot ``index``: the last slot's cache moves into it."""
+        last = len(self.slots) - 1
+        if index != last:
+            length = self.slots[last].length
+            for cache in (*self._keys, *self._values):
+                cache[index, :, :length] = cache[last, :, :length]
+            self.slots[index] = self.slots[last]
+        self.slots.pop()
+        if not self.slots and self.capacity > 1:  # idle: back to one slot's memory
+            shape = (1, self.heads, self.cache_length, self.head_dim)
+            self._keys = [
+                torch.zeros(shape, dtype=self.dtype, device=self.device) for _ in self._keys
+            ]
+            self._values = [torch.zeros_like(k) for k in self._keys]
+
+    # -- one token for every stream --------------------------------------------------------------
+
+    def step(self) -> list[tuple[int, torch.Tensor]]:
+        """Each slot's last token in, each slot's next ``(token, latent)`` out, in slot order."""
+        count = len(self.slots)
+        tokens = torch.tensor([s.last for s in self.slots], device=self.device)
+        # Audio position of each input token: the start token was at 0.
+        positions = torch.tensor([s.generated for s in self.slots], device=self.device)
+        hidden = self.gpt.mel_embedding(tokens) + self.gpt.mel_pos_embedding.emb(positions)
+        hidden = hidden.to(self.dtype)[:, None, :]  # [count, 1, width]
+        lengths = [s.length for s in self.slots]
+        longest = max(lengths) + 1
+        at = torch.tensor(lengths, device=self.device)
+        mask = None
+        if min(lengths) != max(lengths):  # rows of different lengths: each sees its own
+            reach = torch.arange(longest, device=self.device)[None, :] <= at[:, None]
+            mask = reach[:, None, None, :]  # [count, 1, 1, longest]
+        for layer, block in enumerate(self.blocks):
+            hidden = self._block(layer, block, hidden, at=at, longest=longest, mask=mask)
+        hidden = self.gpt.gpt.ln_f(hidden[:, -1])
+        latents = self.gpt.final_norm(hidden)
+        logits = self.gpt.mel_head(latents).float().cpu()
+        out = []
+        for row, slot in enumerate(self.slots[:count]):
+            slot.length += 1
+            out.append((slot.choose(logits[row]), latents[row]))
+        return out
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _block(
+        self,
+        layer: int,
+        block,
+        x: torch.Tensor,
+        *,
+        index: int | None = None,
+        length: int = 0,
+        at: torch.Tensor | None = None,
+        longest: int = 0,
+        mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """GPT-2's block (``transformers``' GPT2Block in eval mode) with this cache: a prompt
+        (``index``: its slot, ``length`` positions, causal) or a step (``at``: where each
+        row's token goes, attending to the first ``longest`` positions, ``mask`` per row)."""
+        rows, count, _ = x.shape
+        attn = block.attn
+        q, k, v = attn.c_attn(block.ln_1(x)).split(self.width, dim=2)
+        shape = (rows, count, self.heads, self.head_dim)
+        q, k, v = (t.view(shape).transpose(1, 2) for t in (q, k, v))
+        keys, values = self._keys[layer], self._values[layer]
+        if index is not None:
+            keys[index, :, :length] = k[0]
+            values[index, :, :length] = v[0]
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=attn.scaling)
+        else:
+            assert at is not None
+            row = torch.arange(rows, device=x.device)
+            keys[row, :, at] = k[:, :, 0]
+            values[row, :, at] = v[:, :, 0]
+            out = F.scaled_dot_product_attention(
+                q,
+                keys[:rows, :, :longest],
+                values[:rows, :, :longest],
+                attn_mask=mask,
+                scale=attn.scaling,
+            )
+        out = attn.c_proj(out.transpose(1, 2).reshape(rows, count, self.width))
+        x = x + out
+        return x + block.mlp(block.ln_2(x))
+
+    def _make_room(self, slots: int, length: int) -> None:
+        """A cache of at least ``slots`` slots of ``length`` positions (grown by doubling; what
+        it held is kept)."""
+        capacity, size = self.capacity, self.cache_length
+        if slots <= capacity and length <= size:
+            return
+        new_capacity = max(slots, min(self.max_streams, max(1, capacity) * 2))
+        if capacity == 0:
+            new_capacity = slots
+        new_size = max(length, size)
+        shape = (new_capacity, self.heads, new_size, self.head_dim)
+        filled = max((s.length for s in self.slots), default=0)
+        for caches in (self._keys, self._values):
+            grown = []
+            for layer in range(len(self.blocks)):
+                cache = torch.zeros(shape, dtype=self.dtype, device=self.device)
+                if caches:
+                    held = caches[layer][: len(self.slots), :, :filled]
+                    cache[: len(self.slots), :, :filled] = held
+                grown.append(cache)
+            caches[:] = grown
+
+
+class DecodeStream:
+    """One stream's ``(token, latent)`` pairs as the decoding thread makes them."""
+
+    def __init__(self, prompt: torch.Tensor, decoding: Decoding, cancel: threading.Event):
+        self.prompt = prompt
+        self.decoding = decoding
+        self.cancel = cancel
+        self.closed = threading.Event()  # the reader is gone
+        self._items: queue.SimpleQueue = queue.SimpleQueue()
+
+    @property
+    def wanted(self) -> bool:
+        return not (self.cancel.is_set() or self.closed.is_set())
+
+    def put(self, item) -> None:
+        self._items.put(item)
+
+    def __iter__(self) -> Iterator[tuple[int, torch.Tensor]]:
+        try:
+            while not self.cancel.is_set():  # a stop ends the stream at once; the thread
+                item = self._items.get()  # drops it at its next token boundary
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            self.closed.set()
+
+
+class BatchedDecoder:
+    """Decodes every open stream on one thread, all of them in each step."""
+
+    def __init__(self, gpt, max_streams: int = 8) -> None:
+        self.decoder = GptDecoder(gpt, max_streams)
+        self._lock = threading.Condition()
+        self._waiting: list[DecodeStream] = []
+        self._active: list[DecodeStream] = []  # in slot order
+        self._thread: threading.Thread | None = None
+        #: Streams in each step, for the benchmark and the tests.
+        self.step_sizes: list[int] = []
+
+    def open(
+        self,
+        cond_latent: torch.Tensor,
+        text_tokens: torch.Tensor,
+        decoding: Decoding,
+        cancel: threading.Event,
+    ) -> DecodeStream:
+        """A new stream; it joins at the next token boundary."""
+        with torch.inference_mode():
+            prompt = self.decoder.prompt(cond_latent, text_tokens)
+        stream = DecodeStream(prompt, decoding, cancel)
+        with self._lock:
+            self._waiting.append(stream)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="readaloud-xtts-decoder", daemon=True
+                )
+                self._thread.start()
+            self._lock.notify()
+        return stream
+
+    def _run(self) -> None:
+        with torch.inference_mode():
+            while True:
+                with self._lock:
+                    while not self._waiting and not self._active:
+                        if not self._lock.wait(timeout=30.0) and not self._waiting:
+                            self._thread = None
+                            return
+                    room = self.decoder.max_streams - len(self._active)
+                    joining, self._waiting = self._waiting[:room], self._waiting[room:]
+                try:
+                    self._turn(joining)
+                except BaseException as error:  # every open stream hears of it, none hangs
+                    self._fail(joining, error)
+                    if not isinstance(error, Exception):
+                        raise
+
+    def _turn(self, joining: list[DecodeStream]) -> None:
+        decoder = self.decoder
+        for stream in joining:
+            if not stream.wanted:
+                stream.put(None)
+                continue
+            token, latent = decoder.join(stream.prompt, stream.decoding)
+            self._active.append(stream)
+            stream.prompt = torch.empty(0)
+            stream.put((token, latent))
+        self._leave_finished()
+        if not self._active:
+            return
+        self.step_sizes.append(len(self._active))
+        for stream, item in zip(list(self._active), decoder.step(), strict=True):
+            stream.put(item)
+        self._leave_finished()
+
+    def _leave_finished(self) -> None:
+        for index in reversed(range(len(self._active))):
+            stream = self._active[index]
+            if self.decoder.slots[index].finished or not stream.wanted:
+                self.decoder.leave(index)
+                last = self._active.pop()
+                if index < len(self._active):
+                    self._active[index] = last
+                stream.put(None)
+
+    def _fail(self, joining: list[DecodeStream], error: BaseException) -> None:
+        with self._lock:
+            everyone = [*self._active, *joining]
+            self._active = []
+        while self.decoder.slots:
+            self.decoder.leave(len(self.decoder.slots) - 1)
+        if isinstance(error, torch.cuda.OutOfMemoryError):
+            torch.cuda.empty_cache()
+        for stream in everyone:
+            stream.put(error)
