@@ -241,6 +241,7 @@ class XttsSettings:
     crossfade_ms: float = setting(40.0, between(0, 200))
     max_new_tokens: int = setting(0, between(0, 600))
     max_streams: int = setting(8, between(1, 64))
+    unload_after_s: float = setting(0.0, between(0, 86400))
     #: Sampling (0: the checkpoint's own; a request or a voice may set its own).
     temperature: float = setting(0.0, between(0, 2))
     top_p: float = setting(0.0, between(0, 1))

@@ -50,10 +50,11 @@ TEST_TOKENS = 16
 
 def tiny_options(model_dir: Path, voices_dir: Path, **settings):
     """XttsOptions for a tiny checkpoint on the CPU; ``settings`` go to StreamOptions or, for
-    ``precision``/``warm_up``, to XttsOptions."""
+    ``precision``, ``warm_up``, ``voice`` and ``unload_after_s``, to XttsOptions."""
     from readaloud.engines.xtts.options import StreamOptions, XttsOptions
 
-    top = {k: settings.pop(k) for k in ("precision", "warm_up", "voice") if k in settings}
+    top_keys = ("precision", "warm_up", "voice", "unload_after_s")
+    top = {k: settings.pop(k) for k in top_keys if k in settings}
     stream = StreamOptions(**{"max_new_tokens": TEST_TOKENS, **settings})
     return XttsOptions(
         model_dir=model_dir, voices_dir=voices_dir, device="cpu", stream=stream, **top

@@ -339,6 +339,7 @@ class BatchedDecoder:
         self._waiting: list[DecodeStream] = []
         self._active: list[DecodeStream] = []  # in slot order
         self._thread: threading.Thread | None = None
+        self._closed = False
         #: Streams in each step, for the benchmark and the tests.
         self.step_sizes: list[int] = []
 
@@ -363,12 +364,23 @@ class BatchedDecoder:
             self._lock.notify()
         return stream
 
+    def close(self) -> None:
+        """End the decoding thread once no stream is left (the model is being unloaded)."""
+        with self._lock:
+            self._closed = True
+            self._lock.notify()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5.0)
+
     def _run(self) -> None:
         with torch.inference_mode():
             while True:
                 with self._lock:
                     while not self._waiting and not self._active:
-                        if not self._lock.wait(timeout=30.0) and not self._waiting:
+                        if self._closed or (
+                            not self._lock.wait(timeout=30.0) and not self._waiting
+                        ):
                             self._thread = None
                             return
                     room = self.decoder.max_streams - len(self._active)

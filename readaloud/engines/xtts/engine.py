@@ -64,6 +64,10 @@ class XttsEngine:
         self._studio: dict[str, XttsVoice] | None = None
         self._conditioning: dict[tuple[str, float], object] = {}
         self._lock = threading.Lock()
+        self._speaking = 0  # streams under way: the model is not unloaded under them
+        self._idle_timer: threading.Timer | None = None
+        #: How many times an idle model was unloaded ([xtts] unload_after_s).
+        self.unloads = 0
 
     # -- model ---------------------------------------------------------------------------------
 
@@ -246,11 +250,51 @@ class XttsEngine:
 
     # -- speech ---------------------------------------------------------------------------------
 
+    def unload(self) -> None:
+        """Free the model (and the GPU memory it holds); the next request loads it again.
+        ``unloads`` counts up once all is freed."""
+        with self._lock:
+            if self._loaded is None or self._speaking:
+                return
+            if self._idle_timer is not None and self._idle_timer is not threading.current_thread():
+                self._idle_timer.cancel()
+            self._idle_timer = None
+            placement = self._loaded.placement
+            self._synthesizer.decoder.close()  # its thread lets go of the model
+            self._loaded = self._synthesizer = None
+            self._conditioning = {}
+            import gc
+
+            gc.collect()
+            if placement.is_cuda:
+                import torch
+
+                torch.cuda.empty_cache()
+            self.unloads += 1
+        after = self.options.unload_after_s
+        log.info("XTTS unloaded after %.0f s unused; the next request loads it again", after)
+
     def stream(
         self,
         request: SynthesisRequest,
         cancel: threading.Event,
     ) -> Iterator[AudioChunk]:
+        with self._lock:
+            self._speaking += 1
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+                self._idle_timer = None
+        try:
+            yield from self._speak(request, cancel)
+        finally:
+            with self._lock:
+                self._speaking -= 1
+                if not self._speaking and self.options.unload_after_s > 0:
+                    self._idle_timer = threading.Timer(self.options.unload_after_s, self.unload)
+                    self._idle_timer.daemon = True
+                    self._idle_timer.start()
+
+    def _speak(self, request: SynthesisRequest, cancel: threading.Event) -> Iterator[AudioChunk]:
         language = request.language
         code = xtts_language(language) if language else xtts_language(self.options.language)
         voice_id = request.voice or self.default_voice()

@@ -46,6 +46,8 @@ class XttsOptions:
     language: str = "en"
     #: Run one short synthesis in ``load`` so the first request is not a cold one.
     warm_up: bool = True
+    #: Free the model after this many seconds without speech (0: keep it loaded).
+    unload_after_s: float = 0.0
     stream: StreamOptions = field(default_factory=StreamOptions)
     #: Sampling for requests that set none ([xtts] temperature, ...); unset: the checkpoint's.
     sampling: Sampling = Sampling()
@@ -61,6 +63,7 @@ def options_from_config(config) -> XttsOptions:  # config: readaloud.config.Conf
         precision=xtts.precision,
         voice=xtts.voice,
         language=config.speech.language or "en",
+        unload_after_s=xtts.unload_after_s,
         stream=StreamOptions(
             first_chunk_tokens=xtts.first_chunk_tokens,
             chunk_tokens=xtts.chunk_tokens,
@@ -71,7 +74,5 @@ def options_from_config(config) -> XttsOptions:  # config: readaloud.config.Conf
             max_streams=xtts.max_streams,
         ),
         # 0 in the config: the checkpoint's own recommendation.
-        sampling=Sampling(
-            **{name: getattr(xtts, name) or None for name in SAMPLING_RANGES}
-        ),
+        sampling=Sampling(**{name: getattr(xtts, name) or None for name in SAMPLING_RANGES}),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import shutil
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -237,3 +238,25 @@ def test_estimated_words_reach_the_events_as_they_are_heard(xtts: XttsEngine, pu
     # On the wire, as /v1/events and /v1/stream send it, and back.
     assert words[0].to_dict()["estimated"] is True
     assert parse_event(words[0].to_dict()) == words[0]
+
+
+def test_an_idle_model_is_unloaded_and_comes_back_for_the_next_request(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    engine = XttsEngine(tiny_options(tiny_model_dir, tmp_path, unload_after_s=0.3))
+    engine.load()
+    # Not while it speaks: a listener slower than the limit keeps the stream, and the model.
+    stream = engine.stream(SynthesisRequest(text="A slow listener hears this."), threading.Event())
+    first = next(stream)
+    time.sleep(0.8)
+    assert engine.loaded is not None and engine.unloads == 0
+    chunks = [first, *stream]
+    assert first.samples.size and chunks[-1].end == len("A slow listener hears this.")
+    deadline = time.monotonic() + 10
+    while engine.unloads == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert engine.loaded is None and engine.unloads == 1  # idle: its memory is given back
+    chunks = speak(engine, "Back again.")
+    assert engine.loaded is not None and chunks[-1].end == len("Back again.")
+    assert np.abs(np.concatenate([c.samples for c in chunks])).max() > 0
+    engine.unload()  # now, not on its timer while the test process exits
