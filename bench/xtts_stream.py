@@ -106,14 +106,15 @@ def run_stock(model, text, latent, embedding, tokens: int, dtype=None) -> dict:
     return _row(first, total, samples, chunks, first_audio)
 
 
-def run_readaloud(model, text, latent, embedding, tokens: int, dtype) -> dict:
+def run_readaloud(model, text, latent, embedding, tokens: int, dtype, first: int = 0) -> dict:
     import numpy as np
     import torch
 
     from readaloud.engines.xtts.options import StreamOptions
     from readaloud.engines.xtts.streaming import Conditioning, Synthesizer, full_decode
 
-    synthesizer = Synthesizer(model, dtype, StreamOptions(), SAMPLING)
+    options = StreamOptions(first_chunk_tokens=first) if first else StreamOptions()
+    synthesizer = Synthesizer(model, dtype, options, SAMPLING)
     voice = Conditioning(gpt_cond_latent=latent, speaker_embedding=embedding)
     limit = {"max_new_tokens": tokens, "min_new_tokens": tokens}
     torch.manual_seed(SEED)
@@ -197,19 +198,34 @@ def batched(model, latent, tokens: int, sizes: list[int]) -> dict:
     for size in sizes:
         decoder = BatchedDecoder(gpt, max_streams=size)
         torch.manual_seed(SEED)
-        began = time.perf_counter()
-        streams = [decoder.open(cond, ids, decoding, threading.Event()) for _ in range(size)]
         firsts: list[float] = []
-        made = 0
-        for stream in streams:  # each stream's queue fills while the others are read
-            for count, _ in enumerate(stream):
+        counts: list[int] = []
+
+        def read(stream, began: float, firsts=firsts, counts=counts) -> None:
+            count = 0
+            for _ in stream:
                 if count == 0:
                     firsts.append(time.perf_counter() - began)
-                made += 1
+                count += 1
+            counts.append(count)
+
+        began = time.perf_counter()
+        streams = [decoder.open(cond, ids, decoding, threading.Event()) for _ in range(size)]
+        readers = [threading.Thread(target=read, args=(s, began)) for s in streams]
+        for reader in readers:
+            reader.start()
+        for reader in readers:
+            reader.join()
         wall = time.perf_counter() - began
+        full = [
+            t for n, t in zip(decoder.step_sizes, decoder.step_seconds, strict=True) if n == size
+        ]
+        step = sorted(full)[len(full) // 2] if full else float("nan")
         figures[str(size)] = {
-            "tokens_per_s": round(made / wall, 1),
+            "tokens_per_s": round(sum(counts) / wall, 1),
             "wall_s": round(wall, 2),
+            "step_ms_median": round(step * 1000, 1),
+            "decode_tokens_per_s": round(size / step, 1),
             "first_token_s_max": round(max(firsts), 3),
             "steps_shared_max": max(decoder.step_sizes),
         }
@@ -217,6 +233,9 @@ def batched(model, latent, tokens: int, sizes: list[int]) -> dict:
     if one:
         for row in figures.values():
             row["vs_batch_1"] = round(row["tokens_per_s"] / one["tokens_per_s"], 2)
+            row["decode_vs_batch_1"] = round(
+                row["decode_tokens_per_s"] / one["decode_tokens_per_s"], 2
+            )
     return figures
 
 
@@ -251,6 +270,7 @@ def main() -> int:
     import torch
 
     from readaloud.engines.xtts.loader import _quiet_libraries, fold_weight_norm
+    from readaloud.engines.xtts.options import StreamOptions
 
     _quiet_libraries()
     if args.threads:
@@ -284,9 +304,14 @@ def main() -> int:
         model, TEXT, latent, embedding, args.tokens, dtype
     )
     results["runs"]["readaloud"] = run_readaloud(model, TEXT, latent, embedding, args.tokens, dtype)
+    for first in (4, 8):  # the other first-chunk size than the default, to see if it pays
+        if first != StreamOptions().first_chunk_tokens:
+            results["runs"][f"readaloud, first chunk {first}"] = run_readaloud(
+                model, TEXT, latent, embedding, args.tokens, dtype, first
+            )
     ours = results["runs"]["readaloud"]
     for name, row in results["runs"].items():
-        if name != "readaloud":
+        if not name.startswith("readaloud"):
             row["first_chunk_ratio"] = round(row["first_chunk_s"] / ours["first_chunk_s"], 2)
             row["total_ratio"] = round(row["total_s"] / ours["total_s"], 2)
     results["per_token_ms"] = per_token_ms(model, latent, args.tokens)
@@ -330,8 +355,9 @@ def print_table(results: dict) -> None:
     for size, row in results["batch"].items():
         print(
             f"batch {size:>2}: {row['tokens_per_s']:7.1f} tokens/s in all "
-            f"({row.get('vs_batch_1', 1.0):.2f}x batch 1), last stream's first token "
-            f"{row['first_token_s_max']:.2f} s"
+            f"({row.get('vs_batch_1', 1.0):.2f}x batch 1; steps alone "
+            f"{row['decode_tokens_per_s']:.1f}/s, {row.get('decode_vs_batch_1', 1.0):.2f}x), "
+            f"last stream's first token {row['first_token_s_max']:.2f} s"
         )
     ours = results["runs"]["readaloud"]
     print(

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
@@ -34,6 +36,8 @@ from transformers import (
     TopKLogitsWarper,
     TopPLogitsWarper,
 )
+
+_KEPT_STEPS = 10_000
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,10 @@ class GptDecoder:
         self.start_token = int(gpt.start_audio_token)
         self.stop_token = int(gpt.stop_audio_token)
         self.max_new_tokens = int(gpt.max_gen_mel_tokens)
+        #: Positions a slot holds: the longest prompt (32 voice latents, the text tokens with
+        #: their start and stop, the start-of-audio token) and every audio token, so that the
+        #: cache is made once, at the first (warm-up) stream, and never grows under a request.
+        self.length = 32 + int(gpt.max_text_tokens) + 1 + self.max_new_tokens
         self.slots: list[_Slot] = []
         self._keys: list[torch.Tensor] = []
         self._values: list[torch.Tensor] = []
@@ -169,6 +177,10 @@ class GptDecoder:
         return torch.cat([cond, text_emb, audio_emb.to(text_emb.dtype)], dim=1)
 
     # -- joining and leaving ---------------------------------------------------------------------
+
+    def reserve(self, streams: int) -> None:
+        """Room for ``streams`` streams at once (at most ``max_streams``), made now."""
+        self._make_room(min(self.max_streams, streams), self.length)
 
     def join(self, prompt: torch.Tensor, decoding: Decoding) -> tuple[int, torch.Tensor]:
         """Run a new stream's prompt into the next free slot: its first ``(token, latent)``."""
@@ -283,10 +295,10 @@ class GptDecoder:
         capacity, size = self.capacity, self.cache_length
         if slots <= capacity and length <= size:
             return
-        new_capacity = max(slots, min(self.max_streams, max(1, capacity) * 2))
-        if capacity == 0:
-            new_capacity = slots
-        new_size = max(length, size)
+        new_capacity = capacity
+        if slots > capacity:
+            new_capacity = max(slots, min(self.max_streams, capacity * 2))
+        new_size = max(length, size, self.length)
         shape = (new_capacity, self.heads, new_size, self.head_dim)
         filled = max((s.length for s in self.slots), default=0)
         for caches in (self._keys, self._values):
@@ -340,8 +352,9 @@ class BatchedDecoder:
         self._active: list[DecodeStream] = []  # in slot order
         self._thread: threading.Thread | None = None
         self._closed = False
-        #: Streams in each step, for the benchmark and the tests.
-        self.step_sizes: list[int] = []
+        #: Streams in each of the latest steps and its time (the benchmark, the tests).
+        self.step_sizes: deque[int] = deque(maxlen=_KEPT_STEPS)
+        self.step_seconds: deque[float] = deque(maxlen=_KEPT_STEPS)
 
     def open(
         self,
@@ -383,9 +396,14 @@ class BatchedDecoder:
                         ):
                             self._thread = None
                             return
-                    room = self.decoder.max_streams - len(self._active)
+                    # One prompt per step: the streams being heard get their next token
+                    # between two newcomers' prompts (a prompt costs several steps).
+                    room = min(1, self.decoder.max_streams - len(self._active))
                     joining, self._waiting = self._waiting[:room], self._waiting[room:]
+                    expected = len(self._active) + len(joining) + len(self._waiting)
                 try:
+                    if joining:  # the cache grows once for all who are waiting
+                        self.decoder.reserve(expected)
                     self._turn(joining)
                 except BaseException as error:  # every open stream hears of it, none hangs
                     self._fail(joining, error)
@@ -406,7 +424,10 @@ class BatchedDecoder:
         if not self._active:
             return
         self.step_sizes.append(len(self._active))
-        for stream, item in zip(list(self._active), decoder.step(), strict=True):
+        began = time.perf_counter()
+        made = decoder.step()
+        self.step_seconds.append(time.perf_counter() - began)
+        for stream, item in zip(list(self._active), made, strict=True):
             stream.put(item)
         self._leave_finished()
 
