@@ -14,7 +14,9 @@ Runs:
 Then the GPT alone, on the same prompt: ``per_token_ms`` of coqui's generate (Hugging Face's loop)
 and of readaloud's decode loop at batch 1, each the time of N tokens less that of 1, over N - 1
 (the prompt pass left out); and ``batch``: B streams opened at once in readaloud's batched
-decoder, ``tokens_per_s`` over all of them (B = 1, 4, 8; --batches changes them).
+decoder, ``tokens_per_s`` over all of them (B = 1, 4, 8; --batches changes them). --int8 adds
+the GPT with int8 linear layers (torch's dynamic quantization) against fp32: speed, and how far
+its tokens and latents are from fp32's.
 
   .venv/bin/python bench/xtts_stream.py [--tokens 240] [--device cpu|cuda] [--precision fp32|fp16]
                                         [--threads N] [--batches 1,4,8] [--json]
@@ -183,11 +185,65 @@ def per_token_ms(model, latent, tokens: int) -> dict:
     return figures
 
 
+def int8_gpt(model, latent, tokens: int) -> dict:
+    """The GPT's linear layers quantized to int8 (torch's dynamic quantization, weights int8,
+    activations quantized on the fly), against the fp32 GPT: ms per token and how far it is."""
+    import copy
+
+    import torch
+    from transformers.pytorch_utils import Conv1D
+
+    from readaloud.engines.xtts.decoder import Decoding, GptDecoder
+
+    def as_linear(module) -> None:  # GPT-2's Conv1D is a Linear with its weight transposed
+        for name, child in module.named_children():
+            if isinstance(child, Conv1D):
+                linear = torch.nn.Linear(child.weight.shape[0], child.weight.shape[1])
+                linear.weight.data = child.weight.data.T.contiguous()
+                linear.bias.data = child.bias.data
+                setattr(module, name, linear)
+            else:
+                as_linear(child)
+
+    gpt = model.gpt
+    quantized = copy.deepcopy(gpt)
+    as_linear(quantized.gpt)
+    quantized = torch.ao.quantization.quantize_dynamic(quantized, {torch.nn.Linear}, torch.qint8)
+    ids = torch.IntTensor(model.tokenizer.encode(TEXT.lower(), lang="en")).unsqueeze(0)
+
+    def run(which):
+        decoder = GptDecoder(which, max_streams=1)
+        greedy = Decoding(greedy=True, max_new_tokens=tokens, min_new_tokens=tokens)
+        with torch.inference_mode():
+            token, latent_ = decoder.join(decoder.prompt(latent, ids), greedy)
+            made, latents = [token], [latent_.clone()]
+            began = time.perf_counter()
+            while not decoder.slots[0].finished:
+                [(token, latent_)] = decoder.step()
+                made.append(token)
+                latents.append(latent_.clone())
+            ms = (time.perf_counter() - began) * 1000 / max(1, tokens - 1)
+        return made, torch.stack(latents), ms
+
+    exact, quick = run(gpt), run(quantized)
+    pairs = enumerate(zip(exact[0], quick[0], strict=True))
+    agree = next((i for i, (a, b) in pairs if a != b), tokens)
+    deviation = float((exact[1][:agree] - quick[1][:agree]).abs().max())
+    return {
+        "fp32_ms_per_token": round(exact[2], 1),
+        "int8_ms_per_token": round(quick[2], 1),
+        "speed_up": round(exact[2] / quick[2], 2),
+        "greedy_tokens_equal_for": agree,
+        "latent_deviation_of_scale": round(deviation / float(exact[1].abs().max()), 4),
+    }
+
+
 def batched(model, latent, tokens: int, sizes: list[int]) -> dict:
     """B streams of ``tokens`` tokens opened at once: aggregate tokens per second."""
     import torch
 
-    from readaloud.engines.xtts.decoder import BatchedDecoder, Decoding
+    from readaloud.engines.xtts.batching import BatchedDecoder
+    from readaloud.engines.xtts.decoder import Decoding
 
     gpt = model.gpt
     ids = torch.IntTensor(model.tokenizer.encode(TEXT.lower(), lang="en")).unsqueeze(0)
@@ -264,6 +320,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=0, help="PyTorch CPU threads (0: default)")
     parser.add_argument("--skip-unfolded", action="store_true", help="skip 'stock, as loaded'")
     parser.add_argument("--batches", default="1,4,8", help="stream counts for the batch runs")
+    parser.add_argument("--int8", action="store_true", help="also the GPT in int8 (CPU)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args()
 
@@ -317,6 +374,8 @@ def main() -> int:
     results["per_token_ms"] = per_token_ms(model, latent, args.tokens)
     sizes = [int(size) for size in args.batches.split(",") if size.strip()]
     results["batch"] = batched(model, latent, args.tokens, sizes)
+    if args.int8:
+        results["int8"] = int8_gpt(model, latent, args.tokens)
     if args.json:
         print(json.dumps(results, indent=2))
     else:
@@ -358,6 +417,14 @@ def print_table(results: dict) -> None:
             f"({row.get('vs_batch_1', 1.0):.2f}x batch 1; steps alone "
             f"{row['decode_tokens_per_s']:.1f}/s, {row.get('decode_vs_batch_1', 1.0):.2f}x), "
             f"last stream's first token {row['first_token_s_max']:.2f} s"
+        )
+    if "int8" in results:
+        q = results["int8"]
+        print(
+            f"GPT in int8: {q['int8_ms_per_token']:.1f} ms per token against "
+            f"{q['fp32_ms_per_token']:.1f} in fp32 ({q['speed_up']:.2f}x); greedy tokens equal "
+            f"for {q['greedy_tokens_equal_for']}, latents off by "
+            f"{q['latent_deviation_of_scale']:.2%} of their scale"
         )
     ours = results["runs"]["readaloud"]
     print(

@@ -30,7 +30,8 @@ import numpy as np
 import torch
 
 from readaloud.audio.crossfade import blend
-from readaloud.engines.xtts.decoder import BatchedDecoder, Decoding
+from readaloud.engines.xtts.batching import BatchedDecoder
+from readaloud.engines.xtts.decoder import Decoding
 from readaloud.engines.xtts.options import StreamOptions
 from readaloud.errors import EngineError
 

@@ -214,3 +214,33 @@ def test_a_daemon_loading_xtts_asks_systemd_for_more_time(
         assert daemon.get("/v1/status").json()["engine"] == "xtts"
     finally:
         daemon.close()
+
+
+def test_an_xtts_export_makes_its_sentences_together_in_one_model(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """With XTTS, export's workers are streams of one model (threads), decoded together."""
+    from readaloud.engines.xtts.decoder import GptDecoder
+
+    shared: list[int] = []
+    step = GptDecoder.step
+
+    def counted(self):  # the real step, noting how many streams it served
+        shared.append(len(self.slots))
+        return step(self)
+
+    monkeypatch.setattr(GptDecoder, "step", counted)
+    config = tmp_path / "readaloud.toml"
+    config.write_text('[xtts]\ndevice = "cpu"\nmax_new_tokens = 16\n')
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    document = tmp_path / "letter.md"
+    sentences = [f"Sentence number {n} of the letter is read here." for n in range(1, 7)]
+    document.write_text("# A letter\n\n" + " ".join(sentences) + "\n")
+    out = tmp_path / "letter.ogg"
+    args = ["--config", str(config), "--model-dir", str(tiny_model_dir)]
+    command = ["export", str(document), "--out", str(out), "--engine", "xtts", "--workers", "3"]
+    assert main([*args, *command]) == 0
+    err = capsys.readouterr().err
+    assert f"Wrote {out}" in err and "with 3 workers" in err
+    assert soundfile.info(out).duration > 2.0
+    assert max(shared) == 3  # three sentences in each step, not one after another

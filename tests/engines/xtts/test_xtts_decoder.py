@@ -20,7 +20,8 @@ import pytest
 import torch
 
 from readaloud.engines.xtts import XttsEngine
-from readaloud.engines.xtts.decoder import BatchedDecoder, Decoding, GptDecoder
+from readaloud.engines.xtts.batching import BatchedDecoder
+from readaloud.engines.xtts.decoder import Decoding, GptDecoder
 
 TOKENS = 240
 SAMPLING = {"temperature": 0.75, "top_k": 50, "top_p": 0.85, "repetition_penalty": 10.0}
