@@ -243,4 +243,6 @@ def test_an_xtts_export_makes_its_sentences_together_in_one_model(
     err = capsys.readouterr().err
     assert f"Wrote {out}" in err and "with 3 workers" in err
     assert soundfile.info(out).duration > 2.0
-    assert max(shared) == 3  # three sentences in each step, not one after another
+    # Sentences share steps instead of following one another (a newcomer joins at a token
+    # boundary, so how many meet depends on where the others are).
+    assert max(shared) >= 2
