@@ -234,7 +234,7 @@ class XttsSettings:
     precision: str = setting("fp32", one_of("fp32", "fp16", "bf16"))
     voice: str = ""
     short_text_words: int = setting(2, between(0, 10))
-    first_chunk_tokens: int = setting(4, between(1, 200))
+    first_chunk_tokens: int = setting(8, between(1, 200))
     chunk_tokens: int = setting(32, between(1, 400))
     context_frames: int = setting(12, between(0, 64))
     lookahead_frames: int = setting(4, between(0, 64))

@@ -16,7 +16,7 @@ class StreamOptions:
     """How synthesis is cut into chunks (see streaming.py)."""
 
     #: Audio tokens (46 ms of speech each) before the first chunk is vocoded.
-    first_chunk_tokens: int = 4
+    first_chunk_tokens: int = 8
     #: Later chunks double in size up to this many tokens.
     chunk_tokens: int = 32
     #: Vocoder frames (10.7 ms each) decoded again left of each chunk; 12 covers the
