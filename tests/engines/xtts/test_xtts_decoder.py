@@ -18,6 +18,7 @@ import threading
 
 import pytest
 import torch
+from support.threads import at_once
 
 from readaloud.engines.xtts import XttsEngine
 from readaloud.engines.xtts.batching import BatchedDecoder
@@ -173,11 +174,7 @@ def read_all(streams) -> list[tuple[list[int], list[torch.Tensor]]]:
         pairs = list(streams[index])
         results[index] = ([t for t, _ in pairs], [latent.clone() for _, latent in pairs])
 
-    threads = [threading.Thread(target=read, args=(i,)) for i in range(len(streams))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
+    at_once(read, len(streams), timeout=120)
     return results
 
 

@@ -15,6 +15,7 @@ import pytest
 import torch
 from support import signal as sig
 from support.pulse import PulseServer
+from support.threads import at_once
 from support.xtts import tiny_options
 
 from readaloud.audio.player import Player
@@ -343,11 +344,7 @@ def speak_at_once(engine, texts: list[str]) -> list[list[AudioChunk] | BaseExcep
         except BaseException as error:  # noqa: BLE001 - the test reads it
             results[index] = error
 
-    threads = [threading.Thread(target=speak, args=(i,)) for i in range(len(texts))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    at_once(speak, len(texts))
     return results
 
 
