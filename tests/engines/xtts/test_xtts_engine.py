@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from support.threads import at_once
 from support.xtts import tiny_options
 
 from readaloud.engines.base import Engine, SynthesisRequest
@@ -260,3 +261,29 @@ def test_an_idle_model_is_unloaded_and_comes_back_for_the_next_request(
     assert engine.loaded is not None and chunks[-1].end == len("Back again.")
     assert np.abs(np.concatenate([c.samples for c in chunks])).max() > 0
     engine.unload()  # now, not on its timer while the test process exits
+
+
+def test_out_of_memory_in_a_decoding_step_fails_every_stream_in_it_and_then_recovers(
+    xtts: XttsEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CUDA OOM in the batched GPT step (injected) reaches each stream in that step as
+    XttsOutOfMemory (the routing engine's cue to fail over); the next request is spoken."""
+    decoder = xtts._synthesizer.decoder.decoder
+
+    def exhausted():
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 1.00 GiB")
+
+    monkeypatch.setattr(decoder, "step", exhausted)
+    failed: list[BaseException | None] = [None, None]
+
+    def read(index: int) -> None:
+        try:
+            speak(xtts, f"Stream number {index} is read with the other one.")
+        except BaseException as error:  # noqa: BLE001 - the test reads it
+            failed[index] = error
+
+    at_once(read, 2)
+    assert all(isinstance(error, XttsOutOfMemory) for error in failed), failed
+    monkeypatch.undo()
+    assert decoder.slots == []  # nothing left behind in the cache
+    assert speak(xtts)[-1].end == len(TEXT)
