@@ -11,6 +11,9 @@ Runs:
   stock, readaloud load  the same after readaloud's loader folded the vocoder's weight norm
   readaloud              readaloud's Synthesizer.stream (small first chunk, windowed vocoder)
 
+readaloud's runs come after a warm-up with the same voice, so its part of the prompt is kept (as
+for every sentence after a voice's first in the daemon); the stock runs make the whole prompt.
+
 Then the GPT alone, on the same prompt: ``per_token_ms`` of coqui's generate (Hugging Face's loop)
 and of readaloud's decode loop at batch 1, each the time of N tokens less that of 1, over N - 1
 (the prompt pass left out); and ``batch``: B streams opened at once in readaloud's batched

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import torch
 
-from readaloud.engines.xtts.decoder import Decoding, GptDecoder
+from readaloud.engines.xtts.decoder import Decoding, GptDecoder, Prompt
 
 _KEPT_STEPS = 10_000
 
@@ -24,8 +24,8 @@ _KEPT_STEPS = 10_000
 class DecodeStream:
     """One stream's ``(token, latent)`` pairs as the decoding thread makes them."""
 
-    def __init__(self, prompt: torch.Tensor, decoding: Decoding, cancel: threading.Event):
-        self.prompt = prompt
+    def __init__(self, prompt: Prompt, decoding: Decoding, cancel: threading.Event):
+        self.prompt: Prompt | None = prompt
         self.decoding = decoding
         self.cancel = cancel
         self.closed = threading.Event()  # the reader is gone
@@ -125,9 +125,10 @@ class BatchedDecoder:
             if not stream.wanted:
                 stream.put(None)
                 continue
+            assert stream.prompt is not None
             token, latent = decoder.join(stream.prompt, stream.decoding)
             self._active.append(stream)
-            stream.prompt = torch.empty(0)
+            stream.prompt = None  # its memory is the cache's now
             stream.put((token, latent))
         self._leave_finished()
         if not self._active:

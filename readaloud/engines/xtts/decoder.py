@@ -16,6 +16,8 @@ processors, in the order ``generate`` applies them, so a stream draws from the s
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import cast
 
@@ -79,6 +81,30 @@ class Decoding:
         return chain
 
 
+#: Voices whose part of the prompt is kept (16 MB each for XTTS v2 in fp32).
+_KEPT_VOICES = 8
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A stream's prompt: the voice's latents ``[1, V, width]``, then the text and the
+    start-of-audio token ``[1, R, width]``."""
+
+    cond: torch.Tensor
+    rest: torch.Tensor
+
+    @property
+    def length(self) -> int:
+        return self.cond.shape[1] + self.rest.shape[1]
+
+    def voice_key(self) -> bytes:
+        """The voice, told apart by its latents' bytes."""
+        flat = self.cond.detach().float().cpu().contiguous().numpy()
+        return hashlib.blake2b(flat.tobytes(), digest_size=16).digest() + bytes(
+            str(flat.shape), "ascii"
+        )
+
+
 class _Slot:
     """One stream's place in the batch: the ids so far (the prompt's placeholders too, as
     ``generate`` keeps them for the repetition penalty), its length in the cache."""
@@ -133,6 +159,8 @@ class GptDecoder:
         #: cache is made once, at the first (warm-up) stream, and never grows under a request.
         self.length = 32 + int(gpt.max_text_tokens) + 1 + self.max_new_tokens
         self.slots: list[_Slot] = []
+        # A voice's keys and values (every layer's, then every layer's values), by voice.
+        self._voices: OrderedDict[bytes, list[torch.Tensor]] = OrderedDict()
         self._keys: list[torch.Tensor] = []
         self._values: list[torch.Tensor] = []
 
@@ -154,18 +182,18 @@ class GptDecoder:
 
     # -- the prompt ------------------------------------------------------------------------------
 
-    def prompt(self, cond_latent: torch.Tensor, text_tokens: torch.Tensor) -> torch.Tensor:
-        """``[1, P, width]``: the voice's latents, the text with its start and stop tokens, and
-        the start-of-audio token at audio position 0 (as coqui's compute_embeddings and
-        GPT2InferenceModel's first forward build it)."""
+    def prompt(self, cond_latent: torch.Tensor, text_tokens: torch.Tensor) -> Prompt:
+        """The voice's latents, then the text with its start and stop tokens and the
+        start-of-audio token at audio position 0 (as coqui's compute_embeddings and
+        GPT2InferenceModel's first forward build them)."""
         gpt = self.gpt
         text = F.pad(text_tokens, (0, 1), value=gpt.stop_text_token)
         text = F.pad(text, (1, 0), value=gpt.start_text_token)
         text_emb = gpt.text_embedding(text) + gpt.text_pos_embedding(text)
         start = torch.full((1, 1), self.start_token, dtype=torch.long, device=text.device)
         audio_emb = gpt.mel_embedding(start) + gpt.mel_pos_embedding(start)
-        cond = cond_latent.to(text_emb.dtype)
-        return torch.cat([cond, text_emb, audio_emb.to(text_emb.dtype)], dim=1)
+        rest = torch.cat([text_emb, audio_emb.to(text_emb.dtype)], dim=1)
+        return Prompt(cond_latent.to(text_emb.dtype), rest)
 
     # -- joining and leaving ---------------------------------------------------------------------
 
@@ -173,20 +201,38 @@ class GptDecoder:
         """Room for ``streams`` streams at once (at most ``max_streams``), made now."""
         self._make_room(min(self.max_streams, streams), self.length)
 
-    def join(self, prompt: torch.Tensor, decoding: Decoding) -> tuple[int, torch.Tensor]:
-        """Run a new stream's prompt into the next free slot: its first ``(token, latent)``."""
+    def join(self, prompt: Prompt, decoding: Decoding) -> tuple[int, torch.Tensor]:
+        """Run a new stream's prompt into the next free slot: its first ``(token, latent)``.
+
+        A voice met before skips its part of the prompt: the keys and values of its latents
+        depend on nothing after them (the attention is causal and GPT-2 here has no position
+        embedding), so they are kept from its first stream and copied in."""
         if len(self.slots) >= self.max_streams:
             raise RuntimeError("no free slot")  # BatchedDecoder never asks for more
-        length = prompt.shape[1]
+        voice, length = prompt.cond.shape[1], prompt.length
         limit = min(decoding.max_new_tokens or self.max_new_tokens, self.max_new_tokens)
         self._make_room(len(self.slots) + 1, length + limit)
         ids = torch.ones(1, length, dtype=torch.long)
         ids[0, -1] = self.start_token
         slot = _Slot(ids, decoding, self.stop_token, limit)
         index = len(self.slots)
-        hidden = prompt.to(self.device, self.dtype)
+        key = prompt.voice_key()
+        known = self._voices.get(key)
+        if known is None:
+            hidden = torch.cat([prompt.cond, prompt.rest], dim=1).to(self.device, self.dtype)
+            start = 0
+        else:
+            self._voices.move_to_end(key)
+            for cache, held in zip((*self._keys, *self._values), known, strict=True):
+                cache[index, :, :voice] = held
+            hidden = prompt.rest.to(self.device, self.dtype)
+            start = voice
         for layer, block in enumerate(self.blocks):
-            hidden = self._block(layer, block, hidden, index=index, length=length)
+            hidden = self._block(layer, block, hidden, index=index, start=start, length=length)
+        if known is None:
+            self._voices[key] = [c[index, :, :voice].clone() for c in (*self._keys, *self._values)]
+            while len(self._voices) > _KEPT_VOICES:
+                self._voices.popitem(last=False)
         hidden = self.gpt.gpt.ln_f(hidden[:, -1])
         latent = self.gpt.final_norm(hidden)
         logits = self.gpt.mel_head(latent).float().cpu()
@@ -246,24 +292,38 @@ class GptDecoder:
         x: torch.Tensor,
         *,
         index: int | None = None,
+        start: int = 0,
         length: int = 0,
         at: torch.Tensor | None = None,
         longest: int = 0,
         mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """GPT-2's block (``transformers``' GPT2Block in eval mode) with this cache: a prompt
-        (``index``: its slot, ``length`` positions, causal) or a step (``at``: where each
-        row's token goes, attending to the first ``longest`` positions, ``mask`` per row)."""
+        (``index``: its slot, positions ``start`` to ``length``, causal) or a step (``at``:
+        where each row's token goes, attending to the first ``longest`` positions, ``mask``
+        per row)."""
         rows, count, _ = x.shape
         attn = block.attn
         q, k, v = attn.c_attn(block.ln_1(x)).split(self.width, dim=2)
         shape = (rows, count, self.heads, self.head_dim)
         q, k, v = (t.view(shape).transpose(1, 2) for t in (q, k, v))
         keys, values = self._keys[layer], self._values[layer]
-        if index is not None:
+        if index is not None and start == 0:
             keys[index, :, :length] = k[0]
             values[index, :, :length] = v[0]
             out = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=attn.scaling)
+        elif index is not None:  # the voice's part is in the cache: the rest sees it all
+            keys[index, :, start:length] = k[0]
+            values[index, :, start:length] = v[0]
+            seen = torch.ones(count, length, dtype=torch.bool, device=x.device)
+            seen[:, start:] = torch.ones(count, count, dtype=torch.bool, device=x.device).tril()
+            out = F.scaled_dot_product_attention(
+                q,
+                keys[index : index + 1, :, :length],
+                values[index : index + 1, :, :length],
+                attn_mask=seen,
+                scale=attn.scaling,
+            )
         else:
             assert at is not None
             row = torch.arange(rows, device=x.device)

@@ -53,8 +53,10 @@ def text_tokens(xtts: XttsEngine, text: str) -> torch.Tensor:
     return xtts._synthesizer.text_tokens(text, "en")
 
 
-def alone(gpt, cond, tokens, decoding: Decoding) -> tuple[list[int], list[torch.Tensor]]:
-    decoder = GptDecoder(gpt)
+def alone(
+    gpt, cond, tokens, decoding: Decoding, decoder: GptDecoder | None = None
+) -> tuple[list[int], list[torch.Tensor]]:
+    decoder = decoder or GptDecoder(gpt)
     with torch.inference_mode():
         token, latent = decoder.join(decoder.prompt(cond, tokens), decoding)
         out, latents = [token], [latent.clone()]
@@ -62,6 +64,7 @@ def alone(gpt, cond, tokens, decoding: Decoding) -> tuple[list[int], list[torch.
             [(token, latent)] = decoder.step()
             out.append(token)
             latents.append(latent.clone())
+        decoder.leave(0)
     return out, latents
 
 
@@ -220,3 +223,25 @@ def test_more_streams_than_places_wait_their_turn(xtts: XttsEngine, gpt, cond) -
     results = read_all(streams)
     assert all(same(ours, theirs) for ours, theirs in zip(results, solo, strict=True))
     assert max(batched.step_sizes) == 2
+
+
+def test_a_voice_met_before_skips_its_part_of_the_prompt_and_sounds_the_same(
+    xtts: XttsEngine, gpt, cond, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokens = text_tokens(xtts, TEXTS[2])
+    fresh = alone(gpt, cond, tokens, GREEDY)
+    decoder = GptDecoder(gpt)
+    alone(gpt, cond, text_tokens(xtts, TEXTS[0]), GREEDY, decoder)  # the voice's first stream
+    positions: list[int] = []
+    block = decoder._block
+
+    def counted(layer, module, x, **kwargs):
+        positions.append(x.shape[1])
+        return block(layer, module, x, **kwargs)
+
+    monkeypatch.setattr(decoder, "_block", counted)
+    again = alone(gpt, cond, tokens, GREEDY, decoder)
+    voice = cond.shape[1]
+    prompt = decoder.prompt(cond, tokens).length
+    assert positions[0] == prompt - voice  # the text and the start token only
+    assert same(again, fresh) and len(again[0]) == TOKENS
