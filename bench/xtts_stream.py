@@ -11,8 +11,9 @@ Runs:
   stock, readaloud load  the same after readaloud's loader folded the vocoder's weight norm
   readaloud              readaloud's Synthesizer.stream (small first chunk, windowed vocoder)
 
-readaloud's runs come after a warm-up with the same voice, so its part of the prompt is kept (as
-for every sentence after a voice's first in the daemon); the stock runs make the whole prompt.
+readaloud's runs share one Synthesizer after a warm-up with the same voice, so the voice's part of
+the prompt is kept (as for every sentence after a voice's first in the daemon); the stock runs and
+the GPT-alone figures below make the whole prompt.
 
 Then the GPT alone, on the same prompt: ``per_token_ms`` of coqui's generate (Hugging Face's loop)
 and of readaloud's decode loop at batch 1, each the time of N tokens less that of 1, over N - 1
@@ -111,15 +112,28 @@ def run_stock(model, text, latent, embedding, tokens: int, dtype=None) -> dict:
     return _row(first, total, samples, chunks, first_audio)
 
 
+_synthesizers: dict = {}
+
+
 def run_readaloud(model, text, latent, embedding, tokens: int, dtype, first: int = 0) -> dict:
+    """One Synthesizer for every readaloud run, as the daemon keeps one: a voice heard before
+    skips its part of the prompt."""
+    import dataclasses
+
     import numpy as np
     import torch
 
     from readaloud.engines.xtts.options import StreamOptions
     from readaloud.engines.xtts.streaming import Conditioning, Synthesizer, full_decode
 
-    options = StreamOptions(first_chunk_tokens=first) if first else StreamOptions()
-    synthesizer = Synthesizer(model, dtype, options, SAMPLING)
+    synthesizer = _synthesizers.get(id(model))
+    if synthesizer is None:
+        synthesizer = Synthesizer(model, dtype, StreamOptions(), SAMPLING)
+        _synthesizers[id(model)] = synthesizer
+    default = StreamOptions()
+    synthesizer.options = dataclasses.replace(
+        default, first_chunk_tokens=first or default.first_chunk_tokens
+    )
     voice = Conditioning(gpt_cond_latent=latent, speaker_embedding=embedding)
     limit = {"max_new_tokens": tokens, "min_new_tokens": tokens}
     torch.manual_seed(SEED)
