@@ -1,9 +1,9 @@
 """Making the sentences' audio: in worker processes (several Piper voices at once, one
 onnxruntime thread each), or for an engine that batches its streams (XTTS) in threads of this
-process that share one model, each step of its decoder for all of them; every finished sentence
-saved at once in the work folder (temp file +
-rename), so a stopped export goes on where it was. Each sentence's length is checked against
-its text: silence or runaway speech is made again once, and listed if it stays wrong."""
+process sharing one model, each decoding step serving all of them. Every finished sentence is
+saved at once in the work folder (temp file + rename), so a stopped export goes on where it
+was. Each sentence's length is checked against its text: silence or runaway speech is made
+again once, and listed if it stays wrong."""
 
 from __future__ import annotations
 

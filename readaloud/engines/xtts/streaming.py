@@ -268,7 +268,7 @@ class Synthesizer:
     ) -> Iterator[torch.Tensor]:
         """One latent ``[channels]`` per generated audio token (the stop token's included, as in
         ``inference_stream``); ends early when ``cancel`` is set. Streams open at the same time
-        are decoded together (decoder.py)."""
+        are decoded together (batching.py)."""
         settings = {**self.sampling, **(generation or {})}
         if self.options.max_new_tokens and "max_new_tokens" not in settings:
             settings["max_new_tokens"] = self.options.max_new_tokens
