@@ -153,7 +153,7 @@ class BatchedDecoder:
 
     def _fail(self, joining: list[DecodeStream], error: BaseException) -> None:
         with self._lock:
-            everyone = [*self._active, *joining]
+            everyone = list(dict.fromkeys([*self._active, *joining]))  # each told once
             self._active = []
         while self.decoder.slots:
             self.decoder.leave(len(self.decoder.slots) - 1)
