@@ -125,11 +125,17 @@ class XttsEngine:
             gpt_cond_latent=torch.zeros(1, 32, channels, device=loaded.device),
             speaker_embedding=embedding / embedding.norm(),
         )
+        # The default voice when there is one: its part of the prompt is then kept for the
+        # first request (decoder.py).
+        try:
+            voice = self._conditioning_for(self.default_voice())
+        except ReadaloudError:
+            voice = silent
         began = time.perf_counter()
         language = self.options.language if self.options.language in LANGUAGES else "en"
         limit = {"max_new_tokens": _WARM_UP_TOKENS, "min_new_tokens": _WARM_UP_TOKENS}
         for _ in self._synthesizer.stream(
-            _WARM_UP_TEXT, model_language(language), silent, threading.Event(), generation=limit
+            _WARM_UP_TEXT, model_language(language), voice, threading.Event(), generation=limit
         ):
             pass
         log.info("XTTS warmed up in %.2f s", time.perf_counter() - began)

@@ -287,3 +287,27 @@ def test_out_of_memory_in_a_decoding_step_fails_every_stream_in_it_and_then_reco
     monkeypatch.undo()
     assert decoder.slots == []  # nothing left behind in the cache
     assert speak(xtts)[-1].end == len(TEXT)
+
+
+def test_the_warm_up_speaks_with_the_default_voice_so_its_prompt_part_is_kept(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first request is not a cold one for the default voice either: the warm-up used it,
+    so its first sentence runs only its text through the GPT."""
+    xtts = XttsEngine(tiny_options(tiny_model_dir, tmp_path))
+    xtts.load()  # with its warm-up, and nothing spoken yet
+    decoder = xtts._synthesizer.decoder.decoder
+    voice = xtts._conditioning_for(xtts.default_voice())
+    text = xtts._synthesizer.text_tokens("A first request.", "en")
+    prompt = decoder.prompt(voice.gpt_cond_latent, text)
+    assert prompt.voice_key() in decoder._voices
+    positions: list[int] = []
+    block = decoder._block
+
+    def counted(layer, module, x, **kwargs):
+        positions.append(x.shape[1])
+        return block(layer, module, x, **kwargs)
+
+    monkeypatch.setattr(decoder, "_block", counted)
+    speak(xtts, "A first request.")
+    assert positions[0] == prompt.rest.shape[1]
