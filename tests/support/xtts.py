@@ -20,3 +20,16 @@ __all__ = [
     "v2_model",
     "write_vocab",
 ]
+
+
+def positions_run(decoder, monkeypatch) -> list[int]:
+    """The positions each GPT block call of ``decoder`` (a GptDecoder) runs, from now on."""
+    positions: list[int] = []
+    block = decoder._block
+
+    def counted(layer, module, x, **kwargs):
+        positions.append(x.shape[1])
+        return block(layer, module, x, **kwargs)
+
+    monkeypatch.setattr(decoder, "_block", counted)
+    return positions

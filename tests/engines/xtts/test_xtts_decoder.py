@@ -19,6 +19,7 @@ import threading
 import pytest
 import torch
 from support.threads import at_once
+from support.xtts import positions_run
 
 from readaloud.engines.xtts import XttsEngine
 from readaloud.engines.xtts.batching import BatchedDecoder
@@ -232,14 +233,7 @@ def test_a_voice_met_before_skips_its_part_of_the_prompt_and_sounds_the_same(
     fresh = alone(gpt, cond, tokens, GREEDY)
     decoder = GptDecoder(gpt)
     alone(gpt, cond, text_tokens(xtts, TEXTS[0]), GREEDY, decoder)  # the voice's first stream
-    positions: list[int] = []
-    block = decoder._block
-
-    def counted(layer, module, x, **kwargs):
-        positions.append(x.shape[1])
-        return block(layer, module, x, **kwargs)
-
-    monkeypatch.setattr(decoder, "_block", counted)
+    positions = positions_run(decoder, monkeypatch)
     again = alone(gpt, cond, tokens, GREEDY, decoder)
     voice = cond.shape[1]
     prompt = decoder.prompt(cond, tokens).length

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 from support.threads import at_once
-from support.xtts import tiny_options
+from support.xtts import positions_run, tiny_options
 
 from readaloud.engines.base import Engine, SynthesisRequest
 from readaloud.engines.xtts import XttsEngine
@@ -301,13 +301,6 @@ def test_the_warm_up_speaks_with_the_default_voice_so_its_prompt_part_is_kept(
     text = xtts._synthesizer.text_tokens("A first request.", "en")
     prompt = decoder.prompt(voice.gpt_cond_latent, text)
     assert prompt.voice_key() in decoder._voices
-    positions: list[int] = []
-    block = decoder._block
-
-    def counted(layer, module, x, **kwargs):
-        positions.append(x.shape[1])
-        return block(layer, module, x, **kwargs)
-
-    monkeypatch.setattr(decoder, "_block", counted)
+    positions = positions_run(decoder, monkeypatch)
     speak(xtts, "A first request.")
     assert positions[0] == prompt.rest.shape[1]
