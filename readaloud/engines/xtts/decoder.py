@@ -81,7 +81,7 @@ class Decoding:
         return chain
 
 
-#: Voices whose part of the prompt is kept (16 MB each for XTTS v2 in fp32).
+#: Voices whose part of the prompt is kept (8 MB each for XTTS v2 in fp32).
 _KEPT_VOICES = 8
 
 
