@@ -48,7 +48,7 @@ class Decoding:
     greedy: bool = False
 
     @classmethod
-    def of(cls, settings: dict, greedy: bool = False) -> Decoding:
+    def of(cls, settings: dict) -> Decoding:
         """From the keyword arguments coqui's ``generate`` takes (unknown ones ignored)."""
         top_k = settings.get("top_k")
         return cls(
@@ -58,7 +58,7 @@ class Decoding:
             repetition_penalty=settings.get("repetition_penalty"),
             max_new_tokens=int(settings.get("max_new_tokens") or 0),
             min_new_tokens=int(settings.get("min_new_tokens") or 0),
-            greedy=greedy or settings.get("do_sample") is False,
+            greedy=settings.get("do_sample") is False,
         )
 
     def processors(self, prompt_length: int, stop_token: int) -> LogitsProcessorList:
@@ -249,17 +249,14 @@ class GptDecoder:
             self.slots[index] = self.slots[last]
         self.slots.pop()
         if not self.slots and self.capacity > 1:  # idle: back to one slot's memory
-            shape = (1, self.heads, self.cache_length, self.head_dim)
-            self._keys = [
-                torch.zeros(shape, dtype=self.dtype, device=self.device) for _ in self._keys
-            ]
-            self._values = [torch.zeros_like(k) for k in self._keys]
+            size = self.cache_length
+            self._keys, self._values = [], []
+            self._make_room(1, size)
 
     # -- one token for every stream --------------------------------------------------------------
 
     def step(self) -> list[tuple[int, torch.Tensor]]:
         """Each slot's last token in, each slot's next ``(token, latent)`` out, in slot order."""
-        count = len(self.slots)
         tokens = torch.tensor([s.last for s in self.slots], device=self.device)
         # Audio position of each input token: the start token was at 0.
         positions = torch.tensor([s.generated for s in self.slots], device=self.device)
@@ -278,7 +275,7 @@ class GptDecoder:
         latents = self.gpt.final_norm(hidden)
         logits = self.gpt.mel_head(latents).float().cpu()
         out = []
-        for row, slot in enumerate(self.slots[:count]):
+        for row, slot in enumerate(self.slots):
             slot.length += 1
             out.append((slot.choose(logits[row]), latents[row]))
         return out
