@@ -6,14 +6,16 @@
 // activeTab: the user's click or shortcut grants it for that tab only.
 
 import { Problem, loadSettings, speak, stopReading } from "./daemon.js";
+import { prepareFollowing, stopFollowing } from "./follow.js";
 
 const MENU = {
   selection: "read-selection",
   page: "read-page",
+  fromHere: "read-from-here",
   stop: "stop-reading",
 };
 
-const COMMAND = { read: "read-aloud", stop: "stop-reading" };
+const COMMAND = { read: "read-aloud", fromHere: "read-from-here", stop: "stop-reading" };
 
 // Characters of page HTML sent as is; past this, scripts and styles are dropped first (the
 // daemon caps request bodies at [server] max_body_bytes, 8 MB by default).
@@ -87,13 +89,14 @@ async function runInTab(tab, target, func, args = []) {
   }
 }
 
-/** The selected text in one frame of the tab, or in any frame when frameId is undefined. */
+/** The selected text in one frame of the tab, or in any frame when frameId is undefined:
+ * {text, frameId} (text "" when nothing is selected). */
 async function selectionIn(tab, frameId) {
   // allFrames skips the frames activeTab does not cover (other sites' iframes).
   const target = frameId === undefined ? { allFrames: true } : { frameIds: [frameId] };
   const results = await runInTab(tab, target, selectedTextInPage);
-  const found = (results || []).map((r) => r.result).find((text) => text && text.trim());
-  return found || "";
+  const found = (results || []).find((r) => r.result && r.result.trim());
+  return found ? { text: found.result, frameId: found.frameId } : { text: "", frameId };
 }
 
 async function pageHtml(tab) {
@@ -134,13 +137,27 @@ async function allIsWell() {
   }
 }
 
-async function send(request) {
+/** Reads `request` aloud; with `follow` ({tab, frameId, scope}) the tab shows what is heard. */
+async function send(request, follow = null) {
   const settings = await loadSettings();
+  let following = null;
+  if (follow) {
+    [following] = await prepareFollowing(settings, follow.tab, follow.frameId, {
+      scope: follow.scope,
+      highlight: settings.highlight,
+    });
+  }
+  return speakFollowed(settings, request, following);
+}
+
+async function speakFollowed(settings, request, following) {
   try {
     const id = await speak(settings, request);
+    if (following) following.follow(id);
     await allIsWell();
     return id;
   } catch (failure) {
+    if (following) following.close();
     await tell(failure);
     return null;
   }
@@ -150,14 +167,18 @@ async function send(request) {
 
 /** "Read selection aloud": the selection in the clicked frame (the menu's own copy as fallback). */
 async function readSelection(tab, info = {}) {
-  let text = "";
+  let found = { text: "", frameId: info.frameId };
   try {
-    text = await selectionIn(tab, info.frameId);
+    found = await selectionIn(tab, info.frameId);
   } catch (error) {
     // A page no extension may script (the PDF viewer, say): the menu still knows the text.
     console.warn("readaloud: using the menu's copy of the selection:", error);
   }
-  if (!text.trim()) text = info.selectionText || "";
+  if (!found.text.trim()) return readText(info.selectionText || "");
+  return send({ text: found.text }, { tab, frameId: found.frameId, scope: "selection" });
+}
+
+async function readText(text) {
   if (!text.trim()) {
     await tell(new Problem("nothing_selected", "Nothing is selected: select some text first."));
     return null;
@@ -177,22 +198,55 @@ async function readPage(tab) {
     await tell(new Problem("unreadable", "The browser does not let extensions read this page."));
     return null;
   }
-  return send({ html });
+  return send({ html }, { tab, frameId: 0, scope: "page" });
+}
+
+/** "Read from here": the article from the paragraph at the caret (byPointer: under the pointer,
+ * where the context menu was opened) to its end. */
+async function readFromHere(tab, byPointer = false) {
+  let html;
+  try {
+    html = await pageHtml(tab);
+  } catch {
+    await tell(new Problem("unreadable", "The browser does not let extensions read this page."));
+    return null;
+  }
+  const settings = await loadSettings();
+  const [following, words] = await prepareFollowing(settings, tab, 0, {
+    scope: "page",
+    highlight: settings.highlight,
+    fromHere: true,
+    byPointer,
+  });
+  if (!words) {
+    if (following) following.close();
+    await tell(
+      new Problem(
+        "nowhere",
+        "Read from here needs a place to start: click in a paragraph (or move the caret " +
+          "there), then choose Read from here again.",
+      ),
+    );
+    return null;
+  }
+  return speakFollowed(settings, { html, from: words }, following);
 }
 
 /** The toolbar button and the "read" shortcut: the selection if there is one, else the page. */
 async function readSelectionOrPage(tab) {
-  let text = "";
+  let found = { text: "" };
   try {
-    text = await selectionIn(tab);
+    found = await selectionIn(tab);
   } catch (error) {
     // Unscriptable page: readPage says so, or hands the address to the daemon.
     console.warn("readaloud: could not look for a selection:", error);
   }
-  return text.trim() ? send({ text }) : readPage(tab);
+  if (!found.text.trim()) return readPage(tab);
+  return send({ text: found.text }, { tab, frameId: found.frameId, scope: "selection" });
 }
 
 async function stop() {
+  stopFollowing();
   try {
     await stopReading(await loadSettings());
     await allIsWell();
@@ -217,6 +271,11 @@ function createMenus() {
     });
     chrome.contextMenus.create({ id: MENU.page, title: "Read this page aloud", contexts: ["page"] });
     chrome.contextMenus.create({
+      id: MENU.fromHere,
+      title: "Read from here",
+      contexts: ["page", "selection"],
+    });
+    chrome.contextMenus.create({
       id: MENU.stop,
       title: "Stop reading",
       contexts: ["page", "selection", "action"],
@@ -227,6 +286,7 @@ function createMenus() {
 async function onMenuClicked(info, tab) {
   if (info.menuItemId === MENU.selection) return readSelection(tab, info);
   if (info.menuItemId === MENU.page) return readPage(tab);
+  if (info.menuItemId === MENU.fromHere) return readFromHere(tab, true);
   if (info.menuItemId === MENU.stop) return stop();
   return null;
 }
@@ -238,6 +298,7 @@ async function onActionClicked(tab) {
 async function onCommand(command, tab) {
   if (command === COMMAND.stop) return stop();
   if (command === COMMAND.read) return readSelectionOrPage(tab || (await activeTab()));
+  if (command === COMMAND.fromHere) return readFromHere(tab || (await activeTab()));
   return null;
 }
 

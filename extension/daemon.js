@@ -27,13 +27,26 @@ export function allowedOriginsLine() {
   return `allowed_origins = ["${extensionOrigin()}"]`;
 }
 
+// What the page shows as it is read: "word" (the sentence and the word), "sentence" or "off".
+const HIGHLIGHTS = ["word", "sentence", "off"];
+
 export async function loadSettings() {
-  const stored = await chrome.storage.local.get({ port: DEFAULT_PORT, token: "" });
-  return { port: Number(stored.port) || DEFAULT_PORT, token: String(stored.token || "").trim() };
+  const stored = await chrome.storage.local.get({
+    port: DEFAULT_PORT,
+    token: "",
+    highlight: HIGHLIGHTS[0],
+  });
+  return {
+    port: Number(stored.port) || DEFAULT_PORT,
+    token: String(stored.token || "").trim(),
+    highlight: HIGHLIGHTS.includes(stored.highlight) ? stored.highlight : HIGHLIGHTS[0],
+  };
 }
 
-export async function saveSettings({ port, token }) {
-  await chrome.storage.local.set({ port: Number(port), token: String(token).trim() });
+export async function saveSettings({ port, token, highlight }) {
+  const settings = { port: Number(port), token: String(token).trim() };
+  if (HIGHLIGHTS.includes(highlight)) settings.highlight = highlight;
+  await chrome.storage.local.set(settings);
 }
 
 export function validPort(port) {
@@ -87,6 +100,19 @@ async function problemFor(response, port) {
   if (response.status === 403 && error.type === "bad_origin") return problem("bad_origin", port);
   if (error.message) return new Problem(error.type || "refused", error.message);
   return problem("not_readaloud", port);
+}
+
+/** The daemon's event stream (GET /v1/events, server-sent events), as a streaming Response. */
+export async function openEvents(settings, signal) {
+  if (!settings.token) throw problem("no_token", settings.port);
+  const response = await fetch(`http://${HOST}:${settings.port}/v1/events`, {
+    headers: { Authorization: `Bearer ${settings.token}`, Accept: "text/event-stream" },
+    cache: "no-store",
+    credentials: "omit",
+    signal,
+  });
+  if (!response.ok) throw await problemFor(response, settings.port);
+  return response;
 }
 
 /** fetch() against the daemon; every failure becomes a Problem with a message for the user. */

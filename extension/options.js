@@ -124,6 +124,11 @@ async function init() {
     }
   });
   testButton.addEventListener("click", testConnection);
+  const highlight = document.getElementById("highlight");
+  highlight.value = settings.highlight;
+  highlight.addEventListener("change", async () => {
+    await chrome.storage.local.set({ highlight: highlight.value });
+  });
   showOrigin();
   await showShortcuts();
   document.body.dataset.ready = "true";

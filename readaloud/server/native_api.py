@@ -52,7 +52,10 @@ class SpeakRequest(BaseModel):
     from_words: Annotated[str, Field(max_length=1000)] | None = Field(
         None,
         alias="from",
-        description="With file or url: start at the sentence holding these words.",
+        description=(
+            "With file, url or html: start at the sentence holding these words (a browser's "
+            "\"read from here\" sends the page's html and the words where the reader points)."
+        ),
     )
     from_start: bool = Field(
         False,
@@ -103,7 +106,8 @@ class SpeakRequest(BaseModel):
         if self.file is None and (self.chapter is not None or self.password is not None):
             raise ValueError("password and chapter go with file")
         if self.file is None and self.url is None and any(starts):
-            raise ValueError("from and from_start go with file or url")
+            if self.html is None or self.from_start:
+                raise ValueError("from goes with file, url or html; from_start with file or url")
         return self
 
 
@@ -156,15 +160,16 @@ def speak(request: SpeakRequest, services: ServicesDep, http: Request) -> Accept
         except ReadaloudError as error:
             services.feedback(error, request.mode)  # the user may see nothing
             raise
-    utterance = _utterance(request, services, None if request.url else text)
+    streamed = bool(request.url or request.from_words)
+    utterance = _utterance(request, services, None if streamed else text)
     extract_ms = (time.perf_counter() - began) * 1000
-    if request.url:  # a page keeps its place, like a document
+    if streamed:  # a page keeps its place, like a document; HTML sent by a browser does not
         stream = page_stream(
-            request.url,
+            request.url or "the page",
             text,
             words=request.from_words,
             from_start=request.from_start,
-            bookmarks=services.bookmarks,
+            bookmarks=services.bookmarks if request.url else None,
             language=request.language or services.default_language,
             first_fragment_words=services.scheduler.first_fragment_words,
         )

@@ -57,6 +57,33 @@ def test_reads_html_sent_by_the_extension(daemon: DaemonProcess) -> None:
         assert word not in text
 
 
+def test_html_read_from_some_words_starts_at_their_sentence(
+    daemon: DaemonProcess,
+) -> None:
+    """A browser's "read from here": the page's HTML and the words where the reader points."""
+    events = Events(daemon)
+    html = ARTICLE_HTML.replace(ARTICLE_PARAGRAPHS[3], "")
+    answer = daemon.post("/v1/speak", {"html": html, "from": "the village feared", "rate": 3.0})
+    assert answer.status_code == 202, answer.text
+    text = spoken_text(events, answer.json()["id"])
+    assert text == ARTICLE_PARAGRAPHS[2]  # its sentence from its start, to the article's end
+
+
+def test_html_read_from_words_not_in_it_is_refused_and_queued_speech_goes_on(
+    daemon: DaemonProcess,
+) -> None:
+    events = Events(daemon)
+    uid = daemon.post("/v1/speak", {"text": "The queue keeps this sentence.", "rate": 2.0})
+    uid = uid.json()["id"]
+    answer = daemon.post("/v1/speak", {"html": ARTICLE_HTML, "from": "no such words at all"})
+    assert answer.status_code == 400, answer.text
+    assert "no such words at all" in answer.json()["error"]["message"]
+    refused = daemon.post("/v1/speak", {"text": "Some text.", "from": "text"})
+    assert refused.status_code == 400
+    assert "from goes with file, url or html" in refused.json()["error"]["message"]
+    assert spoken_text(events, uid) == "The queue keeps this sentence."
+
+
 @pytest.mark.parametrize(
     ("path", "status", "message"),
     [

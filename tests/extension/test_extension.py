@@ -18,128 +18,32 @@ import base64
 import hashlib
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from cdp_browser import ALT, SHIFT, Chromium, Target
+from cdp_browser import Chromium, Target
+from in_browser import (
+    EXTENSION,
+    EXTENSION_ID,
+    OPTIONS_URL,
+    ORIGIN,
+    RATE,
+    SITE,
+    clear_selection,
+    event,
+    press_read_shortcut,
+    press_stop_shortcut,
+    select_paragraph,
+    set_settings,
+)
 from support import signal as sig
 from support.daemon import DaemonProcess, Events
-from support.pages import ARTICLE_PARAGRAPHS, ARTICLE_TITLE, CHROME_WORDS, PageServer
+from support.pages import ARTICLE_PARAGRAPHS, ARTICLE_TITLE, CHROME_WORDS
 from support.pulse import PulseServer
 
 pytestmark = pytest.mark.sound
 
-EXTENSION = Path(__file__).resolve().parents[2] / "extension"
-EXTENSION_ID = "abjkaflbnnplkeaapjneejmnaededpgi"
-ORIGIN = f"chrome-extension://{EXTENSION_ID}"
-OPTIONS_URL = f"{ORIGIN}/options.html"
-SITE = "news.example"
-RATE = 22050
-
-
-# -- fixtures: one daemon, one page server, one browser for the module ------------------------
-
-
-@pytest.fixture(scope="module")
-def daemon(pulse: PulseServer) -> Iterator[DaemonProcess]:
-    process = DaemonProcess(pulse.env, config_text=f'[server]\nallowed_origins = ["{ORIGIN}"]\n')
-    process.start()
-    yield process
-    process.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Chromium]:
-    chromium = Chromium(EXTENSION, extra_flags=(f"--host-resolver-rules=MAP {SITE} 127.0.0.1",))
-    chromium.start()
-    yield chromium
-    chromium.close()
-
-
-@pytest.fixture(scope="module")
-def worker(browser: Chromium) -> Target:
-    """The extension's service worker (attached, so it stays awake)."""
-    target = browser.service_worker(EXTENSION_ID)
-    browser.wait_for(
-        lambda: target.evaluate("typeof globalThis.readaloud") == "object",
-        30,
-        "the worker to register its listeners",
-    )
-    return target
-
-
-@pytest.fixture(scope="module")
-def article(browser: Chromium, pages: PageServer, worker: Target) -> Target:
-    port = pages.base.rsplit(":", 1)[1]
-    return browser.open(f"http://{SITE}:{port}/article")
-
-
-@pytest.fixture(scope="module")
-def options(browser: Chromium, worker: Target) -> Target:
-    return browser.open(OPTIONS_URL)
-
-
-@pytest.fixture(autouse=True)
-def settled(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Every test starts silent, with the right port and token saved and no problem shown."""
-    names = request.fixturenames
-    if "worker" in names:
-        worker = request.getfixturevalue("worker")
-        if "daemon" in names:
-            daemon = request.getfixturevalue("daemon")
-            daemon.post("/v1/stop")
-            set_settings(worker, daemon.port, daemon.token)
-        worker.evaluate(
-            "chrome.action.setBadgeText({text: ''}).then(() => chrome.notifications.getAll())"
-            ".then(shown => Promise.all("
-            "Object.keys(shown).map((id) => chrome.notifications.clear(id))))"
-        )
-    yield
-    if "daemon" in names:
-        request.getfixturevalue("daemon").post("/v1/stop")
-
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-def event(kind: str, unlike: str | None = None, **fields: object):
-    """A predicate for Events.wait_for: an event of ``kind`` with these fields (and another id
-    than ``unlike``)."""
-    return lambda item: (
-        item["type"] == kind
-        and item.get("id") != unlike
-        and all(item.get(name) == value for name, value in fields.items())
-    )
-
-
-def set_settings(worker: Target, port: int | None, token: str) -> None:
-    worker.evaluate(f"chrome.storage.local.set({json.dumps({'port': port, 'token': token})})")
-
-
-def press_read_shortcut(tab: Target) -> None:
-    tab.bring_to_front()
-    tab.press("S", "KeyS", 83, ALT | SHIFT)
-
-
-def press_stop_shortcut(tab: Target) -> None:
-    tab.bring_to_front()
-    tab.press("Q", "KeyQ", 81, ALT | SHIFT)
-
-
-def select_paragraph(tab: Target, index: int) -> str:
-    """Triple-click a paragraph of the article, as a reader selects it; returns its text."""
-    tab.bring_to_front()
-    # The article's paragraphs follow the byline: paragraph 0 is the article's 2nd <p>.
-    tab.click(f"article > p:nth-of-type({index + 2})", clicks=3)
-    selected = tab.evaluate("getSelection().toString()").strip()
-    assert selected == ARTICLE_PARAGRAPHS[index]
-    return selected
-
-
-def clear_selection(tab: Target) -> None:
-    tab.click("h1")  # a plain click collapses the selection
-    assert tab.evaluate("getSelection().toString()") == ""
 
 
 def fill_in_options(options: Target, port: int | None, token: str) -> str:

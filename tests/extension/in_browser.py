@@ -1,0 +1,55 @@
+"""What the extension tests share: the extension's fixed names, and a user's actions in a tab."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cdp_browser import ALT, SHIFT, Target
+from support.pages import ARTICLE_PARAGRAPHS
+
+EXTENSION = Path(__file__).resolve().parents[2] / "extension"
+EXTENSION_ID = "abjkaflbnnplkeaapjneejmnaededpgi"
+ORIGIN = f"chrome-extension://{EXTENSION_ID}"
+OPTIONS_URL = f"{ORIGIN}/options.html"
+SITE = "news.example"
+RATE = 22050
+
+
+def event(kind: str, unlike: str | None = None, **fields: object):
+    """A predicate for Events.wait_for: an event of ``kind`` with these fields (and another id
+    than ``unlike``)."""
+    return lambda item: (
+        item["type"] == kind
+        and item.get("id") != unlike
+        and all(item.get(name) == value for name, value in fields.items())
+    )
+
+
+def set_settings(worker: Target, port: int | None, token: str) -> None:
+    worker.evaluate(f"chrome.storage.local.set({json.dumps({'port': port, 'token': token})})")
+
+
+def press_read_shortcut(tab: Target) -> None:
+    tab.bring_to_front()
+    tab.press("S", "KeyS", 83, ALT | SHIFT)
+
+
+def press_stop_shortcut(tab: Target) -> None:
+    tab.bring_to_front()
+    tab.press("Q", "KeyQ", 81, ALT | SHIFT)
+
+
+def select_paragraph(tab: Target, index: int) -> str:
+    """Triple-click a paragraph of the article, as a reader selects it; returns its text."""
+    tab.bring_to_front()
+    # The article's paragraphs follow the byline: paragraph 0 is the article's 2nd <p>.
+    tab.click(f"article > p:nth-of-type({index + 2})", clicks=3)
+    selected = tab.evaluate("getSelection().toString()").strip()
+    assert selected == ARTICLE_PARAGRAPHS[index]
+    return selected
+
+
+def clear_selection(tab: Target) -> None:
+    tab.click("h1")  # a plain click collapses the selection
+    assert tab.evaluate("getSelection().toString()") == ""

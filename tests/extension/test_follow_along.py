@@ -1,0 +1,311 @@
+"""Follow along in the page: the sentence and the word being heard are highlighted, the page is
+scrolled to them, and "read from here" starts where the reader points.
+
+Real headless Chromium with the extension, a real daemon heard at PulseAudio's monitor. The
+highlight is checked three ways: the CSS highlight's ranges (their text), a screenshot (its
+colour is where the sentence is on screen), and the page's DOM and layout (untouched).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import time
+
+import pytest
+from cdp_browser import ALT, SHIFT, Target
+from in_browser import (
+    OPTIONS_URL,
+    RATE,
+    SITE,
+    clear_selection,
+    event,
+    press_read_shortcut,
+    press_stop_shortcut,
+    select_paragraph,
+    set_settings,
+)
+from PIL import Image
+from support import signal as sig
+from support.daemon import DaemonProcess, Events
+from support.pages import ARTICLE_PARAGRAPHS
+from support.pulse import PulseServer
+
+pytestmark = pytest.mark.sound
+
+SENTENCE = "readaloud-sentence"
+WORD = "readaloud-word"
+#: The sentence's highlight colour (follow.js), as a screenshot shows it.
+SENTENCE_RGB = (0xFF, 0xF0, 0xA8)
+WORD_RGB = (0xFF, 0xC4, 0x00)
+
+
+def paragraph(index: int) -> str:
+    """The selector of the article's paragraph ``index`` (paragraph 0 is its 2nd <p>)."""
+    return f"article > p:nth-of-type({index + 2})"
+
+
+def highlighted(tab: Target, name: str) -> list[str]:
+    """The text of each range the page's highlight ``name`` paints, spacing made single."""
+    texts = tab.evaluate(
+        f"(() => {{ const h = CSS.highlights.get({json.dumps(name)});"
+        " return h ? [...h].map(r => r.toString()) : []; })()"
+    )
+    return [re.sub(r"\s+", " ", text).strip() for text in texts]
+
+
+def wait_for_highlight(tab: Target, name: str, text: str, timeout: float = 5.0) -> float:
+    """Waits until highlight ``name`` paints ``text`` alone; returns when it did."""
+    tab.browser.wait_for(
+        lambda: highlighted(tab, name) == [text],
+        timeout,
+        f"{name} on {text!r} (it shows {highlighted(tab, name)})",
+    )
+    return time.monotonic()
+
+
+def bare(text: str) -> str:
+    return re.sub(r"\W+", "", text).casefold()
+
+
+def watch_layout(tab: Target) -> None:
+    """Counts the page's DOM changes from now on, and notes where its paragraphs are."""
+    tab.evaluate(
+        "(() => { window.changes = 0; new MutationObserver((m) => { window.changes += m.length; })"
+        ".observe(document.documentElement, {subtree: true, childList: true, attributes: true,"
+        " characterData: true}); window.boxes = JSON.stringify([...document.querySelectorAll("
+        "'p, h1, h2, li')].map(e => [e.offsetLeft, e.offsetTop, e.offsetWidth, e.offsetHeight]));"
+        " return true; })()"
+    )
+
+
+def layout_untouched(tab: Target) -> bool:
+    return tab.evaluate(
+        "window.changes === 0 && window.boxes === JSON.stringify([...document.querySelectorAll("
+        "'p, h1, h2, li')].map(e => [e.offsetLeft, e.offsetTop, e.offsetWidth, e.offsetHeight]))"
+    )
+
+
+def share_in_colour(tab: Target, text: str, rgb: tuple[int, int, int]) -> float:
+    """The share of the screenshot's pixels, over the box of the page's first ``text``, that
+    have the colour ``rgb`` (letters and the gaps between lines keep the rest)."""
+    box = tab.evaluate(
+        "(() => { const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);"
+        f" const want = {json.dumps(text[:30])};"
+        " for (let n = w.nextNode(); n; n = w.nextNode()) { const i = n.data.indexOf(want);"
+        " if (i < 0) continue; const r = document.createRange(); r.setStart(n, i);"
+        " r.setEnd(n, i + want.length); const b = r.getBoundingClientRect();"
+        " return [b.left, b.top, b.width, b.height]; } return null; })()"
+    )
+    assert box is not None, f"{text!r} is not on the page"
+    left, top, width, height = box
+    shot = tab.send(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "clip": {"x": left, "y": top, "width": width, "height": height, "scale": 1},
+        },
+    )
+    image = Image.open(io.BytesIO(base64.b64decode(shot["data"]))).convert("RGB")
+    pixels = list(image.get_flattened_data())
+    near = sum(
+        1 for pixel in pixels if all(abs(a - b) <= 8 for a, b in zip(pixel, rgb, strict=True))
+    )
+    return near / len(pixels)
+
+
+@pytest.fixture
+def highlighting(worker: Target, daemon: DaemonProcess) -> None:
+    set_settings(worker, daemon.port, daemon.token)
+    worker.evaluate("chrome.storage.local.set({highlight: 'word'})")
+
+
+def test_the_sentence_and_the_word_heard_are_highlighted_and_cleared_on_stop(
+    article: Target, daemon: DaemonProcess, pulse: PulseServer, highlighting: None
+) -> None:
+    clear_selection(article)
+    article.evaluate("window.scrollTo(0, 0)")
+    watch_layout(article)
+    events = Events(daemon)
+    with pulse.capture(RATE) as cap:
+        press_read_shortcut(article)
+        started = events.wait_for(event("utterance_start"), 15)
+        uid = started["id"]
+        first = events.wait_for(
+            lambda e: (
+                e["type"] == "segment_start"
+                and e.get("id") == uid
+                and e["text"] == ARTICLE_PARAGRAPHS[0]
+            ),
+            30,
+        )
+        shown_at = wait_for_highlight(article, SENTENCE, ARTICLE_PARAGRAPHS[0])
+        # Shown while that very sentence is being heard, not when it was made.
+        assert shown_at - first["seen"] < 1.0
+        assert sig.sound_duration(cap.samples(), RATE) > 0
+        assert share_in_colour(article, ARTICLE_PARAGRAPHS[0], SENTENCE_RGB) > 0.3
+
+        # The word heard is painted over the sentence, one after the other.
+        seen: list[str] = []
+        until = time.monotonic() + 2.0
+        while time.monotonic() < until:
+            shown = highlighted(article, WORD)
+            if shown and (not seen or seen[-1] != shown[0]):
+                seen.append(shown[0])
+        heard = [
+            bare(e["text"])
+            for e in events.items
+            if e["type"] == "word" and e.get("id") == uid and e["start"] >= first["start"]
+        ]
+        assert len(seen) >= 3, seen
+        assert [bare(w) for w in seen] == heard[heard.index(bare(seen[0])) :][: len(seen)]
+        assert all(bare(w) in bare(ARTICLE_PARAGRAPHS[0]) for w in seen)
+        assert highlighted(article, SENTENCE) == [ARTICLE_PARAGRAPHS[0]]
+
+        press_stop_shortcut(article)
+        events.wait_for(event("utterance_end", id=uid), 10)
+        article.browser.wait_for(
+            lambda: highlighted(article, SENTENCE) == [] and highlighted(article, WORD) == [],
+            3,
+            "the highlight to clear after the stop",
+        )
+    assert layout_untouched(article), "highlighting changed the page's DOM or layout"
+
+
+def test_a_selection_read_is_highlighted_where_it_was_selected(
+    article: Target, daemon: DaemonProcess, highlighting: None
+) -> None:
+    # Paragraph 1's words appear nowhere else: the highlight must be on the selected text.
+    selected = select_paragraph(article, 1)
+    events = Events(daemon)
+    press_read_shortcut(article)
+    uid = events.wait_for(event("utterance_start"), 15)["id"]
+    # The first sentence comes as a short fragment first (it is heard sooner): that is lit.
+    first = events.wait_for(event("segment_start", id=uid), 15)
+    assert first["text"] and selected.startswith(first["text"])
+    wait_for_highlight(article, SENTENCE, first["text"])
+    inside = article.evaluate(
+        f"document.querySelector({json.dumps(paragraph(1))})"
+        f".contains([...CSS.highlights.get('{SENTENCE}')][0].commonAncestorContainer)"
+    )
+    assert inside
+
+
+def test_read_from_here_in_the_context_menu_starts_at_the_paragraph_pointed_at(
+    article: Target, worker: Target, daemon: DaemonProcess, highlighting: None
+) -> None:
+    clear_selection(article)  # the caret is now in the headline: the pointer must win
+    x, y = article.center_of(paragraph(2))
+    article.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y})
+    press_stop_shortcut(article)  # grants activeTab, as the menu click does
+    events = Events(daemon)
+    worker.evaluate(
+        f"chrome.tabs.query({{url: 'http://{SITE}/*'}}).then(tabs => readaloud.onMenuClicked("
+        "{menuItemId: 'read-from-here', frameId: 0, pageUrl: tabs[0].url}, tabs[0]))"
+    )
+    uid = events.wait_for(event("utterance_start"), 15)["id"]
+    first = events.wait_for(event("segment_start", id=uid), 15)
+    assert first["text"] and ARTICLE_PARAGRAPHS[2].startswith(first["text"])
+    wait_for_highlight(article, SENTENCE, first["text"])
+    second = events.wait_for(event("segment_start", id=uid, index=first["index"] + 1), 15)
+    wait_for_highlight(article, SENTENCE, second["text"])
+    assert first["text"] + " " + second["text"] == ARTICLE_PARAGRAPHS[2]
+
+
+def test_read_from_here_at_the_caret_scrolls_the_sentence_into_view(
+    article: Target, daemon: DaemonProcess, highlighting: None
+) -> None:
+    article.send(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 420, "height": 260, "deviceScaleFactor": 1, "mobile": False},
+    )
+    try:
+        article.click(paragraph(3))  # the caret, in the last paragraph
+        article.evaluate("window.scrollTo(0, 0)")
+        below = article.evaluate(
+            f"document.querySelector({json.dumps(paragraph(3))}).getBoundingClientRect().top"
+            " > window.innerHeight"
+        )
+        assert below, "the paragraph must start out of view for this test"
+        events = Events(daemon)
+        article.bring_to_front()
+        article.press("H", "KeyH", 72, ALT | SHIFT)
+        uid = events.wait_for(event("utterance_start"), 15)["id"]
+        first = events.wait_for(event("segment_start", id=uid), 15)
+        assert first["text"] and ARTICLE_PARAGRAPHS[3].startswith(first["text"])
+        wait_for_highlight(article, SENTENCE, first["text"])
+        in_view = article.evaluate(
+            f"(() => {{ const r = [...CSS.highlights.get('{SENTENCE}')][0]"
+            ".getBoundingClientRect(); return r.top >= 0 && r.top < window.innerHeight; })()"
+        )
+        assert in_view
+    finally:
+        article.send("Emulation.clearDeviceMetricsOverride")
+
+
+def test_read_from_here_with_no_place_to_start_says_what_to_do(
+    article: Target, worker: Target, daemon: DaemonProcess
+) -> None:
+    article.evaluate("getSelection().removeAllRanges()")
+    article.bring_to_front()
+    article.press("H", "KeyH", 72, ALT | SHIFT)
+    title = worker.browser.wait_for(
+        lambda: (
+            worker.evaluate("chrome.action.getTitle({})")
+            if worker.evaluate("chrome.action.getBadgeText({})")
+            else None
+        ),
+        15,
+        "the problem badge",
+    )
+    assert "click in a paragraph" in title
+    assert daemon.get("/v1/status").json()["state"] == "idle"
+
+
+def test_highlighting_can_be_turned_off(
+    article: Target, worker: Target, daemon: DaemonProcess
+) -> None:
+    worker.evaluate("chrome.storage.local.set({highlight: 'off'})")
+    try:
+        clear_selection(article)
+        events = Events(daemon)
+        press_read_shortcut(article)
+        uid = events.wait_for(event("utterance_start"), 15)["id"]
+        events.wait_for(lambda e: e["type"] == "word" and e.get("id") == uid, 15)
+        time.sleep(0.3)
+        assert highlighted(article, SENTENCE) == [] and highlighted(article, WORD) == []
+    finally:
+        worker.evaluate("chrome.storage.local.set({highlight: 'word'})")
+
+
+def test_the_options_page_chooses_the_sentence_alone(
+    options: Target, article: Target, worker: Target, daemon: DaemonProcess
+) -> None:
+    options.goto(OPTIONS_URL)
+    options.browser.wait_for(lambda: options.evaluate("document.body.dataset.ready") == "true")
+    options.bring_to_front()
+    assert options.evaluate("document.getElementById('highlight').labels[0].textContent")
+    options.evaluate("document.getElementById('highlight').focus()")
+    options.press("ArrowDown", "ArrowDown", 40)  # "The sentence being heard"
+    try:
+        worker.browser.wait_for(
+            lambda: (
+                worker.evaluate("chrome.storage.local.get('highlight')")
+                == {"highlight": "sentence"}
+            ),
+            5,
+            "the choice to be kept",
+        )
+        clear_selection(article)
+        events = Events(daemon)
+        press_read_shortcut(article)
+        uid = events.wait_for(event("utterance_start"), 15)["id"]
+        first = events.wait_for(event("segment_start", id=uid), 15)
+        events.wait_for(lambda e: e["type"] == "word" and e.get("id") == uid, 15)
+        wait_for_highlight(article, SENTENCE, first["text"])
+        time.sleep(0.3)
+        assert highlighted(article, WORD) == []
+    finally:
+        worker.evaluate("chrome.storage.local.set({highlight: 'word'})")
