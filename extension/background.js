@@ -106,9 +106,12 @@ async function pageHtml(tab) {
 
 // --- telling the user --------------------------------------------------------------------------
 
+let lastProblem = "";
+
 async function tell(failure) {
   const kind = failure instanceof Problem ? failure.kind : "error";
   const message = failure.message || String(failure);
+  lastProblem = message;
   await chrome.action.setBadgeBackgroundColor({ color: "#B00020" });
   await chrome.action.setBadgeText({ text: "!" });
   await chrome.action.setTitle({ title: `readaloud: ${message}` });
@@ -295,6 +298,24 @@ async function onActionClicked(tab) {
   return readSelectionOrPage(tab);
 }
 
+/** The popup's requests: it is an extension page (no tab); pages and frames are not heard. */
+function onMessage(message, sender, reply) {
+  if (sender.id !== chrome.runtime.id || sender.tab || !message) return false;
+  let done;
+  if (message.type === "readaloud-read") {
+    lastProblem = "";
+    done = activeTab()
+      .then((tab) => readSelectionOrPage(tab))
+      .then((id) => (id ? { id } : { problem: lastProblem || "Nothing was read." }));
+  } else if (message.type === "readaloud-stop") {
+    done = stop().then(() => ({}));
+  } else {
+    return false;
+  }
+  done.then(reply, (error) => reply({ problem: String(error) }));
+  return true; // the reply comes later
+}
+
 async function onCommand(command, tab) {
   if (command === COMMAND.stop) return stop();
   if (command === COMMAND.read) return readSelectionOrPage(tab || (await activeTab()));
@@ -319,6 +340,7 @@ chrome.contextMenus.onClicked.addListener(onMenuClicked);
 chrome.action.onClicked.addListener(onActionClicked);
 chrome.commands.onCommand.addListener(onCommand);
 chrome.notifications.onClicked.addListener(onNotificationClicked);
+chrome.runtime.onMessage.addListener(onMessage);
 
 // The very listeners above, for tests driving the worker over the DevTools protocol: menus can
 // not be clicked there, so a test calls onMenuClicked exactly as the browser would.

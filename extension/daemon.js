@@ -35,13 +35,23 @@ export async function loadSettings() {
     port: DEFAULT_PORT,
     token: "",
     highlight: HIGHLIGHTS[0],
+    rate: null,
+    voice: "",
   });
+  const rate = Number(stored.rate);
   return {
     port: Number(stored.port) || DEFAULT_PORT,
     token: String(stored.token || "").trim(),
     highlight: HIGHLIGHTS.includes(stored.highlight) ? stored.highlight : HIGHLIGHTS[0],
+    // Chosen in the popup; unset: the daemon's own ([speech] rate, [voices] default).
+    rate: stored.rate !== null && rate >= MIN_RATE && rate <= MAX_RATE ? rate : null,
+    voice: String(stored.voice || ""),
   };
 }
+
+// The daemon's limits for rate (config.py MIN_RATE, MAX_RATE).
+export const MIN_RATE = 0.25;
+export const MAX_RATE = 4;
 
 export async function saveSettings({ port, token, highlight }) {
   const settings = { port: Number(port), token: String(token).trim() };
@@ -155,14 +165,34 @@ async function mayReachDaemon(port) {
   }
 }
 
-/** Ask the daemon to read `request` ({text} or {html}); resolves to the utterance id. */
+/** Ask the daemon to read `request` ({text} or {html}) with the popup's rate and voice;
+ * resolves to the utterance id. */
 export async function speak(settings, request) {
-  const answer = await call(settings, "POST", "/v1/speak", { body: request });
+  const body = { ...request };
+  if (settings.rate !== null) body.rate = settings.rate;
+  if (settings.voice) body.voice = settings.voice;
+  const answer = await call(settings, "POST", "/v1/speak", { body });
   return answer.id;
 }
 
 export async function stopReading(settings) {
   await call(settings, "POST", "/v1/stop", { body: {} });
+}
+
+/** Pause or resume what is read ("pause", "resume"), or move by sentences ("skip", count). */
+export async function control(settings, action, count = 1) {
+  const body = action === "skip" ? { count } : {};
+  return call(settings, "POST", `/v1/${action}`, { body });
+}
+
+/** What the daemon is doing: {state: idle|speaking|paused, segment: {text…}|null, …}. */
+export async function daemonStatus(settings) {
+  return call(settings, "GET", "/v1/status");
+}
+
+/** The voices the daemon has: [{id, engine, languages, description}]. */
+export async function daemonVoices(settings) {
+  return (await call(settings, "GET", "/v1/voices")).voices;
 }
 
 /**

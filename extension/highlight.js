@@ -69,6 +69,7 @@
       const here = fromHere ? startPoint(byPointer) : null;
       this.cursor = here ? this.offsetOf({ node: here.block, offset: 0 }) : 0;
       this.sentence = null; // [start, end) in index.flat of the sentence being heard
+      this.found = new Map(); // segment index -> where it was found: going back finds it again
       this.wordCursor = 0;
     }
 
@@ -107,8 +108,11 @@
       return range;
     }
 
-    onSentence(text) {
-      const found = this.find(text, this.cursor);
+    onSentence(text, index) {
+      // Forward from the last sentence; a skip back finds the one it had (or looks again).
+      const found =
+        this.found.get(index) || this.find(text, this.cursor) || this.find(text, 0);
+      if (found) this.found.set(index, found);
       CSS.highlights.delete(WORD);
       if (!found) {
         CSS.highlights.delete(SENTENCE);
@@ -198,7 +202,7 @@
       const event = message.event;
       if (event.type === "clear") clear();
       else if (!reader) return;
-      else if (event.type === "segment_start") reader.onSentence(event.text);
+      else if (event.type === "segment_start") reader.onSentence(event.text, event.index);
       else if (event.type === "word") reader.onWord(event.text);
     });
     state.listening = true;

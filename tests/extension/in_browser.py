@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 from pathlib import Path
 
 from cdp_browser import ALT, SHIFT, Target
@@ -14,6 +16,9 @@ ORIGIN = f"chrome-extension://{EXTENSION_ID}"
 OPTIONS_URL = f"{ORIGIN}/options.html"
 SITE = "news.example"
 RATE = 22050
+#: The names of the page's highlights (highlight.js).
+SENTENCE = "readaloud-sentence"
+WORD = "readaloud-word"
 
 
 def event(kind: str, unlike: str | None = None, **fields: object):
@@ -53,3 +58,22 @@ def select_paragraph(tab: Target, index: int) -> str:
 def clear_selection(tab: Target) -> None:
     tab.click("h1")  # a plain click collapses the selection
     assert tab.evaluate("getSelection().toString()") == ""
+
+
+def highlighted(tab: Target, name: str) -> list[str]:
+    """The text of each range the page's highlight ``name`` paints, spacing made single."""
+    texts = tab.evaluate(
+        f"(() => {{ const h = CSS.highlights.get({json.dumps(name)});"
+        " return h ? [...h].map(r => r.toString()) : []; })()"
+    )
+    return [re.sub(r"\s+", " ", text).strip() for text in texts]
+
+
+def wait_for_highlight(tab: Target, name: str, text: str, timeout: float = 5.0) -> float:
+    """Waits until highlight ``name`` paints ``text`` alone; returns when it did."""
+    tab.browser.wait_for(
+        lambda: highlighted(tab, name) == [text],
+        timeout,
+        f"{name} on {text!r} (it shows {highlighted(tab, name)})",
+    )
+    return time.monotonic()

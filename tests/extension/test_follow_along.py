@@ -20,13 +20,17 @@ from cdp_browser import ALT, SHIFT, Target
 from in_browser import (
     OPTIONS_URL,
     RATE,
+    SENTENCE,
     SITE,
+    WORD,
     clear_selection,
     event,
+    highlighted,
     press_read_shortcut,
     press_stop_shortcut,
     select_paragraph,
     set_settings,
+    wait_for_highlight,
 )
 from PIL import Image
 from support import signal as sig
@@ -36,8 +40,6 @@ from support.pulse import PulseServer
 
 pytestmark = pytest.mark.sound
 
-SENTENCE = "readaloud-sentence"
-WORD = "readaloud-word"
 #: The sentence's highlight colour (follow.js), as a screenshot shows it.
 SENTENCE_RGB = (0xFF, 0xF0, 0xA8)
 WORD_RGB = (0xFF, 0xC4, 0x00)
@@ -46,25 +48,6 @@ WORD_RGB = (0xFF, 0xC4, 0x00)
 def paragraph(index: int) -> str:
     """The selector of the article's paragraph ``index`` (paragraph 0 is its 2nd <p>)."""
     return f"article > p:nth-of-type({index + 2})"
-
-
-def highlighted(tab: Target, name: str) -> list[str]:
-    """The text of each range the page's highlight ``name`` paints, spacing made single."""
-    texts = tab.evaluate(
-        f"(() => {{ const h = CSS.highlights.get({json.dumps(name)});"
-        " return h ? [...h].map(r => r.toString()) : []; })()"
-    )
-    return [re.sub(r"\s+", " ", text).strip() for text in texts]
-
-
-def wait_for_highlight(tab: Target, name: str, text: str, timeout: float = 5.0) -> float:
-    """Waits until highlight ``name`` paints ``text`` alone; returns when it did."""
-    tab.browser.wait_for(
-        lambda: highlighted(tab, name) == [text],
-        timeout,
-        f"{name} on {text!r} (it shows {highlighted(tab, name)})",
-    )
-    return time.monotonic()
 
 
 def bare(text: str) -> str:
