@@ -105,9 +105,9 @@ class SpeakRequest(BaseModel):
             raise ValueError("give at most one of chapter, from and from_start")
         if self.file is None and (self.chapter is not None or self.password is not None):
             raise ValueError("password and chapter go with file")
-        if self.file is None and self.url is None and any(starts):
-            if self.html is None or self.from_start:
-                raise ValueError("from goes with file, url or html; from_start with file or url")
+        page = self.url is not None or (self.html is not None and not self.from_start)
+        if self.file is None and not page and any(starts):
+            raise ValueError("from goes with file, url or html; from_start with file or url")
         return self
 
 
