@@ -5,7 +5,7 @@
 // pages behind a login work; the daemon extracts the article. Access to the page comes from
 // activeTab: the user's click or shortcut grants it for that tab only.
 
-import { Problem, loadSettings, speak, stopReading } from "./daemon.js";
+import { Problem, loadSettings, speak, stopReading, throughHost } from "./daemon.js";
 import { prepareFollowing, stopFollowing } from "./follow.js";
 
 const MENU = {
@@ -331,8 +331,9 @@ function onNotificationClicked(id) {
 
 chrome.runtime.onInstalled.addListener(async (details) => {
   createMenus();
-  if (details.reason === "install" && !(await loadSettings()).token) {
-    chrome.runtime.openOptionsPage(); // first run: the token has to be set before anything works
+  if (details.reason === "install" && !(await loadSettings()).token && !(await throughHost())) {
+    // First run without the browser host: the token has to be set before anything works.
+    chrome.runtime.openOptionsPage();
   }
 });
 chrome.runtime.onStartup.addListener(createMenus);

@@ -1,6 +1,8 @@
 // Talking to the readaloud daemon on this computer, and saying in plain words what went wrong.
 // Shared by the background script and the options page.
 
+import { NoHost, nativeEvents, nativeRequest } from "./native.js";
+
 export const DEFAULT_PORT = 7412;
 
 // Loopback only: the daemon never listens elsewhere, and the extension may reach nothing else.
@@ -105,15 +107,28 @@ async function errorOf(response) {
 }
 
 async function problemFor(response, port) {
-  const error = await errorOf(response);
-  if (response.status === 401) return problem("wrong_token", port);
-  if (response.status === 403 && error.type === "bad_origin") return problem("bad_origin", port);
+  return problemOf(response.status, await errorOf(response), port);
+}
+
+function problemOf(status, error, port) {
+  if (status === 401) return problem("wrong_token", port);
+  if (status === 403 && error.type === "bad_origin") return problem("bad_origin", port);
   if (error.message) return new Problem(error.type || "refused", error.message);
   return problem("not_readaloud", port);
 }
 
-/** The daemon's event stream (GET /v1/events, server-sent events), as a streaming Response. */
-export async function openEvents(settings, signal) {
+/**
+ * Follows the daemon's events (GET /v1/events), through the native host when it is installed,
+ * else over HTTP: calls onEvent with each, and with {type: "lost"} when the stream ends.
+ * Resolves once the stream is open (no later event is missed); `signal` ends it.
+ */
+export async function listenEvents(settings, onEvent, signal) {
+  try {
+    await nativeEvents(onEvent, signal);
+    return;
+  } catch (error) {
+    if (!(error instanceof NoHost)) throw error;
+  }
   if (!settings.token) throw problem("no_token", settings.port);
   const response = await fetch(`http://${HOST}:${settings.port}/v1/events`, {
     headers: { Authorization: `Bearer ${settings.token}`, Accept: "text/event-stream" },
@@ -122,11 +137,51 @@ export async function openEvents(settings, signal) {
     signal,
   });
   if (!response.ok) throw await problemFor(response, settings.port);
-  return response;
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let connected;
+  const opened = new Promise((resolve) => {
+    connected = resolve;
+  });
+  (async () => {
+    let buffer = "";
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        connected(); // the daemon's first bytes (": connected")
+        buffer += value;
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const data = buffer
+            .slice(0, end)
+            .split("\n")
+            .filter((line) => line.startsWith("data:"))
+            .map((line) => line.slice(5).trim())
+            .join("\n");
+          buffer = buffer.slice(end + 2);
+          if (data) onEvent(JSON.parse(data));
+        }
+      }
+    } catch {
+      // Aborted, or the daemon went away.
+    } finally {
+      connected();
+      onEvent({ type: "lost" });
+    }
+  })();
+  await opened;
 }
 
 /** fetch() against the daemon; every failure becomes a Problem with a message for the user. */
 async function call(settings, method, path, { body, auth = true } = {}) {
+  try {
+    const answer = await nativeRequest(method, path, body);
+    const error = (answer.body && answer.body.error) || {};
+    if (answer.status >= 400) throw problemOf(answer.status, error, settings.port);
+    return answer.body;
+  } catch (failure) {
+    if (!(failure instanceof NoHost)) throw failure;
+  }
   const headers = {};
   if (auth) {
     if (!settings.token) throw problem("no_token", settings.port);
@@ -205,7 +260,17 @@ export async function checkConnection(settings) {
   if (!health || health.status !== "ok") throw problem("not_readaloud", settings.port);
   const status = await call(settings, "GET", "/v1/status");
   await checkOrigin(settings);
-  return status;
+  return { ...status, native: await throughHost() };
+}
+
+/** Whether requests go through the native host now (true) or over HTTP (false). */
+export async function throughHost() {
+  try {
+    await nativeRequest("GET", "/healthz");
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

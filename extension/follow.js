@@ -2,7 +2,7 @@
 // being heard. The daemon sends an event when each one is heard (GET /v1/events, driven by its
 // player); this passes the events of our utterance to highlight.js in that tab.
 
-import { openEvents } from "./daemon.js";
+import { listenEvents } from "./daemon.js";
 
 const STYLE = `
 ::highlight(readaloud-sentence) { background-color: #fff0a8; color: #000; }
@@ -80,41 +80,16 @@ class Following {
     if (current === this) current = null;
   }
 
+  /** Resolves once the daemon's events are listened to: none of ours is missed after. */
   async listen(settings) {
-    const response = await openEvents(settings, this.abort.signal);
-    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = "";
-    let connected;
-    const opened = new Promise((resolve) => {
-      connected = resolve;
-    });
-    (async () => {
-      try {
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          connected();
-          buffer += value;
-          let end;
-          while ((end = buffer.indexOf("\n\n")) >= 0) {
-            const block = buffer.slice(0, end);
-            buffer = buffer.slice(end + 2);
-            const data = block
-              .split("\n")
-              .filter((line) => line.startsWith("data:"))
-              .map((line) => line.slice(5).trim())
-              .join("\n");
-            if (data) this.onEvent(JSON.parse(data));
-          }
-        }
-      } catch {
-        // Aborted, or the daemon went away: the highlight simply stops.
-      } finally {
-        connected();
-        if (!this.closed) this.close();
-      }
-    })();
-    await opened; // the daemon's first bytes: from here on no event of ours is missed
+    await listenEvents(
+      settings,
+      (event) => {
+        if (event.type === "lost") this.close();
+        else this.onEvent(event);
+      },
+      this.abort.signal,
+    );
   }
 }
 

@@ -68,8 +68,11 @@ async function testConnection() {
     const settings = await save();
     const status = await checkConnection(settings);
     const engine = status.engine_reason || status.engine || "unknown";
-    report("ok", `Connected: the daemon accepts this extension and its token. ` +
-      `It is ${status.state}; voice engine: ${engine}.`);
+    const how = status.native
+      ? "Connected through the browser host ('readaloud browser install'): no token or " +
+        "allowed_origins line is needed."
+      : "Connected: the daemon accepts this extension and its token.";
+    report("ok", `${how} It is ${status.state}; voice engine: ${engine}.`);
   } catch (failure) {
     reportProblem(failure);
   } finally {

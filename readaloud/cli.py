@@ -14,6 +14,7 @@ from pathlib import Path
 from readaloud import __version__
 from readaloud.commands import (
     bench,
+    browser,
     control,
     documents,
     export,
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         xtts,
         bench,
         speechd,
+        browser,
     ):
         group.register(commands)
     return parser

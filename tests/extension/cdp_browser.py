@@ -35,12 +35,22 @@ class CdpError(RuntimeError):
 
 class Chromium:
     def __init__(
-        self, extension: Path, *, extra_flags: tuple[str, ...] = (), executable: str = ""
+        self,
+        extension: Path,
+        *,
+        extra_flags: tuple[str, ...] = (),
+        executable: str = "",
+        profile: Path | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
+        """``profile``: the user data folder, kept (a new temporary one, removed, by default);
+        ``env``: the browser's environment (this process's by default)."""
         self.executable = executable or os.environ.get("READALOUD_CHROMIUM", "/usr/bin/chromium")
         self.extension = extension
         self.extra_flags = extra_flags
-        self.profile = Path(tempfile.mkdtemp(prefix="readaloud-chromium-"))
+        self._own_profile = profile is None
+        self.profile = profile or Path(tempfile.mkdtemp(prefix="readaloud-chromium-"))
+        self.env = env
         self.process: subprocess.Popen[bytes] | None = None
         self.events: list[dict[str, Any]] = []
         self.stderr_lines: list[str] = []
@@ -79,6 +89,7 @@ class Chromium:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            env=self.env,
         )
         os.close(to_chromium_read)
         os.close(from_chromium_write)
@@ -98,7 +109,8 @@ class Chromium:
         if self._to_browser is not None:
             os.close(self._to_browser)
             self._to_browser = None
-        shutil.rmtree(self.profile, ignore_errors=True)
+        if self._own_profile:
+            shutil.rmtree(self.profile, ignore_errors=True)
 
     # -- protocol -----------------------------------------------------------------------------
 
