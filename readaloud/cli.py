@@ -19,6 +19,7 @@ from readaloud.commands import (
     documents,
     export,
     lexicon,
+    reader,
     speak,
     speechd,
     system,
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         bench,
         speechd,
         browser,
+        reader,
     ):
         group.register(commands)
     return parser

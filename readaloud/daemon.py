@@ -369,7 +369,7 @@ class Daemon:
         from readaloud.server.app import create_app
         from readaloud.server.security import load_or_create_token
         from readaloud.server.services import Services
-        from readaloud.server.sockets import allowed_hosts
+        from readaloud.server.sockets import allowed_hosts, http_base
 
         assert self.scheduler is not None
         config = self.config
@@ -390,6 +390,7 @@ class Daemon:
             stream_keep_up=config.stream.keep_up,
             stream_idle_s=config.stream.idle_s,
             bookmarks=self.bookmarks,
+            http_base=http_base(self.listen[0], port),
         )
         app = create_app(
             services,

@@ -1,6 +1,7 @@
 """The daemon's HTTP API (FastAPI), served on loopback TCP and on the user's Unix socket: one
-router per concern (native_api, events_api, stream_api, openai_api), errors in one shape
-(errors.py), and the token, Host, Origin and body checks in front of them all (security.py).
+router per concern (native_api, events_api, stream_api, openai_api, the reader page), errors
+in one shape (errors.py), and the token, Host, Origin and body checks in front of them all
+(security.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from readaloud.server.events_api import router as events_router
 from readaloud.server.native_api import router as native_router
 from readaloud.server.openai_api import OpenAISpeech
 from readaloud.server.openai_api import router as openai_router
+from readaloud.server.reader.access import ReaderAccess
+from readaloud.server.reader.routes import ReaderState
+from readaloud.server.reader.routes import router as reader_router
 from readaloud.server.security import SecurityMiddleware
 from readaloud.server.services import Services
 from readaloud.server.stream_api import router as stream_router
@@ -40,11 +44,14 @@ def create_app(
     app.state.services = services
     app.state.token = token
     app.state.openai = OpenAISpeech(services)
+    app.state.reader_access = ReaderAccess()
+    app.state.reader_state = ReaderState(services.scheduler)
     install_error_handlers(app)
     app.include_router(native_router)
     app.include_router(events_router)
     app.include_router(stream_router)
     app.include_router(openai_router)
+    app.include_router(reader_router)
     app.add_middleware(
         SecurityMiddleware,
         token=token,

@@ -13,14 +13,20 @@ from fastapi.responses import StreamingResponse
 
 from readaloud.server.services import ServicesDep
 from readaloud.speech.events import Event, Stopping
+from readaloud.speech.scheduler import Scheduler
 
 router = APIRouter()
 
 
 @router.get("/v1/events")
 async def events(request: Request, services: ServicesDep) -> StreamingResponse:
-    """Server-sent events: utterance_start, segment_start (offsets), utterance_end, error."""
-    scheduler = services.scheduler
+    """Server-sent events: utterance_start, segment_start (offsets), word, utterance_end,
+    error."""
+    return await event_stream(request, services.scheduler)
+
+
+async def event_stream(request: Request, scheduler: Scheduler) -> StreamingResponse:
+    """The scheduler's events for one client (the API's and the reader page's)."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
 

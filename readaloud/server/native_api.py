@@ -1,6 +1,6 @@
 """The daemon's own API: speak, control playback, status and voices.
 
-Routes: POST /v1/speak, /v1/stop, /v1/pause, /v1/resume, /v1/toggle, /v1/skip;
+Routes: POST /v1/speak, /v1/stop, /v1/pause, /v1/resume, /v1/toggle, /v1/skip, /v1/rate;
 GET /v1/status, /v1/voices, /healthz (no token).
 """
 
@@ -54,7 +54,7 @@ class SpeakRequest(BaseModel):
         alias="from",
         description=(
             "With file, url or html: start at the sentence holding these words (a browser's "
-            "\"read from here\" sends the page's html and the words where the reader points)."
+            '"read from here" sends the page\'s html and the words where the reader points).'
         ),
     )
     from_start: bool = Field(
@@ -116,6 +116,11 @@ class SkipRequest(BaseModel):
     count: int = Field(
         1, ge=-1000, le=1000, strict=True, description="+1 next sentence, -1 previous"
     )
+
+
+class RateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rate: float = Field(ge=MIN_RATE, le=MAX_RATE, description="1 is normal, 2 twice as fast")
 
 
 class Accepted(BaseModel):
@@ -253,6 +258,12 @@ def toggle(services: ServicesDep) -> dict[str, str]:
 @router.post("/v1/skip", response_model=Done)
 def skip(request: SkipRequest, services: ServicesDep) -> Done:
     return Done(ok=services.scheduler.skip(request.count))
+
+
+@router.post("/v1/rate", response_model=Done)
+def rate(request: RateRequest, services: ServicesDep) -> Done:
+    """Read on at another speed, from the start of the sentence being heard."""
+    return Done(ok=services.scheduler.set_rate(request.rate))
 
 
 @router.get("/v1/status")

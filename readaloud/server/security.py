@@ -24,6 +24,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: Paths anyone on this machine may GET without a token (liveness only, reveals nothing).
 PUBLIC_PATHS = frozenset({"/healthz"})
+#: The reader page's paths: its one-time link and cookie stand for the token (checked by its
+#: routes, server/reader), and its own origin (the daemon's) may send requests.
+READER = "/reader"
 #: The only paths a WebSocket may open.
 WEBSOCKET_PATHS = frozenset({"/v1/stream"})
 #: A WebSocket subprotocol that carries the token: ``readaloud.token.<token>``.
@@ -139,11 +142,15 @@ class SecurityMiddleware:
         if not local and headers.get("host", "").lower() not in self.allowed_hosts:
             # A foreign Host means DNS rebinding: a page's own name pointing at 127.0.0.1.
             return 421, "bad_host", "This daemon only answers requests addressed to localhost."
-        if origin is not None and origin not in self.allowed_origins:
+        path = scope["path"]
+        reader = path == READER or path.startswith(READER + "/")
+        own = reader and origin == f"http://{headers.get('host', '')}"  # the page itself
+        if origin is not None and origin not in self.allowed_origins and not own:
             return 403, "bad_origin", f"Requests from {origin} are not allowed."
         if scope["method"] == "OPTIONS":
             return None
-        if not local and scope["path"] not in PUBLIC_PATHS and not self._token_ok(headers):
+        public = path in PUBLIC_PATHS or reader
+        if not local and not public and not self._token_ok(headers):
             return (
                 401,
                 "unauthorized",

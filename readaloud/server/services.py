@@ -46,6 +46,8 @@ class Services:
     stream_idle_s: float = 300.0
     #: Where reading stopped in each document (None: not kept).
     bookmarks: Bookmarks | None = None
+    #: The daemon's HTTP address as a browser on this machine reaches it (the reader's links).
+    http_base: str = "http://127.0.0.1:7412"
 
 
 async def services_of(request: Request) -> Services:

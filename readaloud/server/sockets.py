@@ -82,3 +82,10 @@ def allowed_hosts(host: str, port: int) -> list[str]:
     """Host header values a genuine local client sends (anything else is DNS rebinding)."""
     names = {"127.0.0.1", "localhost", "[::1]", host if ":" not in host else f"[{host}]"}
     return [f"{name}:{port}" for name in sorted(names)]
+
+
+def http_base(host: str, port: int) -> str:
+    """The daemon's address for a browser on this machine: loopback when it listens on all."""
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    return f"http://{host if ':' not in host else f'[{host}]'}:{port}"

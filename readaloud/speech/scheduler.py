@@ -11,7 +11,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from readaloud.audio.player import Player
@@ -262,6 +262,19 @@ class Scheduler:
             else:
                 job.next_index = target
                 job.restart = True
+        self._silence(job)
+        return True
+
+    def set_rate(self, rate: float) -> bool:
+        """Read on at ``rate`` from the start of the sentence being heard (what is already
+        made at the old rate is dropped); False when nothing is being read."""
+        with self._lock:
+            job = self._current
+            if job is None or (job.cancel.is_set() and not job.restart):
+                return False
+            job.utterance = replace(job.utterance, rate=rate)  # checks the range
+            job.next_index = max(job.heard_index, 0)
+            job.restart = True
         self._silence(job)
         return True
 
