@@ -11,6 +11,8 @@ packages=(python3-venv libportaudio2 libasound2-plugins libsndfile1 pulseaudio-u
 packages+=(xclip gcc python3-dev)
 # Documents: Poppler's pdftotext lays out PDF pages; Tesseract reads scanned ones.
 packages+=(poppler-utils tesseract-ocr tesseract-ocr-eng)
+# The reader page offers OpenDyslexic (served from Debian's font folder).
+packages+=(fonts-opendyslexic)
 if [[ "$extras" == *test* ]]; then
   packages+=(pulseaudio)
   # Desktop tests: Xvfb + xdotool, the clipboard tools, sway for Wayland, systemd-analyze.
