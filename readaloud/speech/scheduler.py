@@ -205,6 +205,8 @@ class Scheduler:
             dropped = list(self._pending)
             self._pending.clear()
             current = self._current
+            if current is not None:
+                current.restart = False  # a skip or a new speed not yet begun must not undo it
         if current is not None:
             self._silence(current)
         else:
@@ -220,6 +222,8 @@ class Scheduler:
         """Stop one utterance: silence it if it is being spoken, drop it if it waits."""
         with self._lock:
             current = self._current if self._current and self._current.id == uid else None
+            if current is not None:
+                current.restart = False
             dropped = [job for job in self._pending if job.id == uid]
             for job in dropped:
                 self._pending.remove(job)

@@ -145,3 +145,22 @@ def test_a_new_speed_applies_at_once_from_the_sentence_heard(daemon: DaemonProce
     assert daemon.post("/v1/rate", {"rate": 9}).status_code == 400
     daemon.post("/v1/stop")
     assert daemon.post("/v1/rate", {"rate": 1.5}).json() == {"ok": False}  # nothing to speed up
+
+
+def event(kind: str, uid: str):
+    return lambda e: e["type"] == kind and e.get("id") == uid
+
+
+@pytest.mark.parametrize("move", [("/v1/rate", {"rate": 1.5}), ("/v1/skip", {"count": 1})])
+def test_stop_right_after_a_new_speed_or_a_skip_still_stops(daemon: DaemonProcess, move):
+    # The new speed (or skip) restarts the sentence on the speech thread; a stop that comes
+    # before that restart must not be undone by it.
+    for _ in range(3):
+        events = Events(daemon)
+        uid = daemon.post("/v1/speak", {"text": LONG}).json()["id"]
+        events.wait_for(event("segment_start", uid))
+        daemon.post(*move)
+        daemon.post("/v1/stop")
+        ended = events.wait_for(event("utterance_end", uid), 5)
+        assert ended["completed"] is False
+        assert daemon.wait_state("idle", 2)["state"] == "idle"

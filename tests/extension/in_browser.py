@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import re
 import time
 from pathlib import Path
 
 from cdp_browser import ALT, SHIFT, Target
+from PIL import Image
 from support.pages import ARTICLE_PARAGRAPHS
 
 EXTENSION = Path(__file__).resolve().parents[2] / "extension"
@@ -77,3 +80,31 @@ def wait_for_highlight(tab: Target, name: str, text: str, timeout: float = 5.0) 
         f"{name} on {text!r} (it shows {highlighted(tab, name)})",
     )
     return time.monotonic()
+
+
+def share_in_colour(tab: Target, text: str, rgb: tuple[int, int, int]) -> float:
+    """The share of the screenshot's pixels, over the box of the page's first ``text``, that
+    have the colour ``rgb`` (letters and the gaps between lines keep the rest)."""
+    box = tab.evaluate(
+        "(() => { const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);"
+        f" const want = {json.dumps(text[:30])};"
+        " for (let n = w.nextNode(); n; n = w.nextNode()) { const i = n.data.indexOf(want);"
+        " if (i < 0) continue; const r = document.createRange(); r.setStart(n, i);"
+        " r.setEnd(n, i + want.length); const b = r.getBoundingClientRect();"
+        " return [b.left, b.top, b.width, b.height]; } return null; })()"
+    )
+    assert box is not None, f"{text!r} is not on the page"
+    left, top, width, height = box
+    shot = tab.send(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "clip": {"x": left, "y": top, "width": width, "height": height, "scale": 1},
+        },
+    )
+    image = Image.open(io.BytesIO(base64.b64decode(shot["data"]))).convert("RGB")
+    pixels = list(image.get_flattened_data())
+    near = sum(
+        1 for pixel in pixels if all(abs(a - b) <= 8 for a, b in zip(pixel, rgb, strict=True))
+    )
+    return near / len(pixels)

@@ -8,8 +8,6 @@ colour is where the sentence is on screen), and the page's DOM and layout (untou
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import re
 import statistics
@@ -30,9 +28,9 @@ from in_browser import (
     press_stop_shortcut,
     select_paragraph,
     set_settings,
+    share_in_colour,
     wait_for_highlight,
 )
-from PIL import Image
 from support import signal as sig
 from support.daemon import DaemonProcess, Events
 from support.pages import ARTICLE_PARAGRAPHS
@@ -84,34 +82,6 @@ def layout_untouched(tab: Target) -> bool:
         "window.changes === 0 && window.boxes === JSON.stringify([...document.querySelectorAll("
         "'p, h1, h2, li')].map(e => [e.offsetLeft, e.offsetTop, e.offsetWidth, e.offsetHeight]))"
     )
-
-
-def share_in_colour(tab: Target, text: str, rgb: tuple[int, int, int]) -> float:
-    """The share of the screenshot's pixels, over the box of the page's first ``text``, that
-    have the colour ``rgb`` (letters and the gaps between lines keep the rest)."""
-    box = tab.evaluate(
-        "(() => { const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);"
-        f" const want = {json.dumps(text[:30])};"
-        " for (let n = w.nextNode(); n; n = w.nextNode()) { const i = n.data.indexOf(want);"
-        " if (i < 0) continue; const r = document.createRange(); r.setStart(n, i);"
-        " r.setEnd(n, i + want.length); const b = r.getBoundingClientRect();"
-        " return [b.left, b.top, b.width, b.height]; } return null; })()"
-    )
-    assert box is not None, f"{text!r} is not on the page"
-    left, top, width, height = box
-    shot = tab.send(
-        "Page.captureScreenshot",
-        {
-            "format": "png",
-            "clip": {"x": left, "y": top, "width": width, "height": height, "scale": 1},
-        },
-    )
-    image = Image.open(io.BytesIO(base64.b64decode(shot["data"]))).convert("RGB")
-    pixels = list(image.get_flattened_data())
-    near = sum(
-        1 for pixel in pixels if all(abs(a - b) <= 8 for a, b in zip(pixel, rgb, strict=True))
-    )
-    return near / len(pixels)
 
 
 @pytest.fixture
