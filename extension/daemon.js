@@ -240,6 +240,11 @@ export async function control(settings, action, count = 1) {
   return call(settings, "POST", `/v1/${action}`, { body });
 }
 
+/** Read on at `rate` from the sentence being heard. */
+export async function setRate(settings, rate) {
+  return call(settings, "POST", "/v1/rate", { body: { rate } });
+}
+
 /** What the daemon is doing: {state: idle|speaking|paused, segment: {text…}|null, …}. */
 export async function daemonStatus(settings) {
   return call(settings, "GET", "/v1/status");

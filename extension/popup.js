@@ -11,10 +11,12 @@ import {
   daemonStatus,
   daemonVoices,
   loadSettings,
+  setRate,
   stopReading,
 } from "./daemon.js";
 
 const POLL_MS = 300;
+const RATE_SETTLE_MS = 400;
 const STATES = { idle: "Not reading.", speaking: "Reading.", paused: "Paused." };
 
 const stateLine = document.getElementById("state");
@@ -107,7 +109,22 @@ async function init() {
   rate.value = String(settings.rate ?? 1);
   showRate(rate.value);
   rate.addEventListener("input", () => showRate(rate.value));
-  rate.addEventListener("change", () => chrome.storage.local.set({ rate: Number(rate.value) }));
+  let settle = null;
+  rate.addEventListener("change", async () => {
+    const value = Number(rate.value);
+    await chrome.storage.local.set({ rate: value });
+    // The reading under way goes on at the new speed from its sentence, once the arrow keys
+    // have stopped moving the slider (each restart would repeat the sentence's start).
+    clearTimeout(settle);
+    settle = setTimeout(async () => {
+      if (state === "idle") return;
+      try {
+        await setRate(settings, value);
+      } catch (failure) {
+        showProblem(failure);
+      }
+    }, RATE_SETTLE_MS);
+  });
   voice.addEventListener("change", () => chrome.storage.local.set({ voice: voice.value }));
   for (const what of ["play", "stop", "previous", "next"]) {
     document.getElementById(what).addEventListener("click", () => act(what));

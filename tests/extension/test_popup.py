@@ -177,3 +177,34 @@ def test_the_speed_and_voice_chosen_in_the_popup_are_used_for_the_next_reading(
             "globalThis.fetch = globalThis.realFetch || globalThis.fetch;"
             " chrome.storage.local.remove(['rate', 'voice'])"
         )
+
+
+def test_a_speed_chosen_while_reading_applies_at_once(
+    browser: Chromium, article: Target, worker: Target, daemon: DaemonProcess
+) -> None:
+    clear_selection(article)
+    events = Events(daemon)
+    popup = open_popup(browser, article)
+    uid = events.wait_for(event("utterance_start"), 15)["id"]
+    events.wait_for(event("segment_start", id=uid, index=1), 15)
+
+    def starts() -> list[int]:
+        return [e["index"] for e in events.items if e["type"] == "segment_start" and e["id"] == uid]
+
+    def restarts() -> int:
+        """How often a sentence started again (an index not above the one before)."""
+        seen = starts()
+        return sum(1 for a, b in zip(seen, seen[1:], strict=False) if b <= a)
+
+    try:
+        popup.evaluate("document.getElementById('rate').focus()")
+        for _ in range(5):  # 1.0 -> 1.5, as the arrow keys move a slider
+            key(popup, "ArrowRight", "ArrowRight", 39)
+        # The sentence being heard starts again at the new speed: once, not at every step.
+        browser.wait_for(lambda: restarts() >= 1, 5, f"a restart in {starts()}")
+        count = len(starts())
+        browser.wait_for(lambda: len(starts()) > count, 15, "the next sentence")
+        assert restarts() == 1, starts()
+    finally:
+        daemon.post("/v1/stop")
+        worker.evaluate("chrome.storage.local.remove(['rate'])")

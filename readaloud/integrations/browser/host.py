@@ -43,6 +43,7 @@ ALLOWED = {
     ("POST", "/v1/resume"),
     ("POST", "/v1/toggle"),
     ("POST", "/v1/skip"),
+    ("POST", "/v1/rate"),
 }
 #: Chrome refuses a message from a host over 1 MB; the daemon's answers are far smaller.
 MAX_OUT = 1024 * 1024
