@@ -19,6 +19,8 @@ if [[ "$extras" == *test* ]]; then
   packages+=(xvfb xdotool xclip xsel sway wl-clipboard systemd)
   # Browser extension tests: Debian's Chromium, driven over its DevTools pipe.
   packages+=(chromium)
+  # The same extension in Firefox ESR, driven over WebDriver BiDi.
+  packages+=(firefox-esr)
   # Speech Dispatcher tests: the real speech-dispatcher and spd-say drive sd_readaloud.
   packages+=(speech-dispatcher)
   # Orca tests and the screen-reader benchmark: Orca on Xvfb (at-spi comes with it), zenity
