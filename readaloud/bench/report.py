@@ -72,6 +72,12 @@ def print_report(results: dict, out: TextIO) -> None:
         f"  memory: daemon RSS {results['rss_mb_idle']} MB idle, {a['rss_mb_before']} → "
         f"{a['rss_mb_after']} MB over the article\n\n"
     )
+    follow = results.get("follow_along")
+    if follow:
+        _header(out, "follow along (ms)")
+        _row(out, "word event − its sound at the server", follow["word_event_vs_sound_ms"])
+        _row(out, "  the same, either way (the highlight lag)", follow["abs_lag_ms"])
+        out.write(f"  {follow['matched']} of {follow['sentences']} sentence starts matched\n\n")
     _streaming(results.get("streaming", {}), out)
     _documents(results.get("documents", {}), out)
     _screen_reader(results.get("screen_reader", {}), out)

@@ -12,7 +12,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from readaloud.bench import baseline, documents, measure, screenreader, screenreading, streaming
+from readaloud.bench import (
+    baseline,
+    documents,
+    follow,
+    measure,
+    screenreader,
+    screenreading,
+    streaming,
+)
 from readaloud.bench.harness import DaemonProcess
 from readaloud.bench.soundserver import SINK, PulseServer
 from readaloud.bench.texts import FIRST_SENTENCE, article
@@ -71,6 +79,8 @@ TARGETS = {
     # against this process with both cores to onnxruntime, the default for one worker.
     "export_time_2_vs_1_workers": round(1 / 1.7, 3),
     "stop_to_silence_ms": 15.0,
+    # A word event (what the page lights) against that word's first sample at the server.
+    "highlight_lag_ms": 50.0,
     "audio_path_ms": 10.0,
     "rss_mb_idle": 250.0,
     "rss_mb_reading": 300.0,
@@ -181,6 +191,7 @@ def run(options: Options) -> dict:
             }
             # Text written word by word into /v1/stream, against its first sentence sent whole.
             results["streaming"] = streaming.run(daemon, recorder, max(3, options.runs // 2))
+            results["follow_along"] = follow.run(daemon, recorder, max(2, options.runs // 2))
             if options.document_pages:
                 results["documents"] = documents.run(
                     daemon, recorder, options.document_pages, max(2, options.runs // 2)
@@ -291,6 +302,7 @@ def verdicts(results: dict) -> dict[str, dict]:
         .get("document_ms", {})
         .get("median"),
         "stop_to_silence_ms": results["control"]["stop_to_silence_ms"].get("median"),
+        "highlight_lag_ms": results.get("follow_along", {}).get("abs_lag_ms", {}).get("median"),
         "audio_path_ms": results["first_sound"]["audio_path_ms"].get("median"),
         "rss_mb_idle": results["rss_mb_idle"],
         "rss_mb_reading": results["article"]["rss_mb_after"],
