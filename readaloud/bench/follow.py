@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from readaloud.bench.harness import DaemonProcess, Events
-from readaloud.bench.measure import AUDIBLE, Recorder, summary
+from readaloud.bench.measure import AUDIBLE, Recorder, settle, summary
 from readaloud.speech.events import UtteranceEnded
 
 #: Short sentences (no first fragment is cut from them), each after a pause.
@@ -56,9 +56,7 @@ def run(daemon: DaemonProcess, recorder: Recorder, runs: int) -> dict:
     sentences = 0
     events = Events(daemon)
     for _ in range(runs):
-        daemon.post("/v1/stop")
-        daemon.wait_state("idle", 10)
-        time.sleep(0.3)
+        settle(daemon)
         with recorder.capture() as cap:
             time.sleep(0.1)
             uid = daemon.post("/v1/speak", {"text": TEXT}).json()["id"]

@@ -84,6 +84,13 @@ def wait_until_quiet(pid: int, quiet_s: float = 1.0, timeout: float = 120.0) -> 
     return False
 
 
+def settle(daemon: DaemonProcess) -> None:
+    """Silence, and a moment for the sound server to go idle, before a measured request."""
+    daemon.post("/v1/stop")
+    daemon.wait_state("idle", 10)
+    time.sleep(0.3)
+
+
 def first_sound(
     daemon: DaemonProcess, recorder: Recorder, text: str | list[str], runs: int
 ) -> dict:
@@ -108,9 +115,7 @@ def first_sound(
     }
     events = Events(daemon)
     for run in range(runs):
-        daemon.post("/v1/stop")
-        daemon.wait_state("idle", 10)
-        time.sleep(0.3)
+        settle(daemon)
         with recorder.capture() as cap:
             time.sleep(0.1)
             asked = time.time()

@@ -8,14 +8,11 @@ import pytest
 from support.cli import run_readaloud
 from support.daemon import DaemonProcess, Events
 from support.pulse import PulseServer
+from support.reliable import LONG
 
 from readaloud.server.reader.access import LINK_TTL_S, ReaderAccess
 
 pytestmark = pytest.mark.sound
-
-LONG = " ".join(
-    f"Sentence {n} of a long text that keeps the daemon talking for a while." for n in range(1, 25)
-)
 
 
 @pytest.fixture(scope="module")

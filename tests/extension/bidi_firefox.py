@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from support.browsers import wait_for
 from websockets.sync.client import ClientConnection, connect
 
 #: The moz-extension:// host Firefox gives the extension (fixed, so the tests know its origin).
@@ -205,14 +206,7 @@ class Firefox:
             raise BidiError(f"the extension has no shortcut {keys}")
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what or predicate}")
-            time.sleep(0.05)
+        return wait_for(predicate, timeout, what)
 
 
 def _free_port() -> int:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from support.browsers import wait_for
 from support.chromium import FLAGS
 
 #: The flags headless Chromium needs as root with no network and no GPU (shared with the
@@ -143,14 +144,7 @@ class Chromium:
         return reply.get("result", {})
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what or predicate}")
-            time.sleep(0.05)
+        return wait_for(predicate, timeout, what)
 
     def _read(self, fd: int) -> None:
         buffer = b""

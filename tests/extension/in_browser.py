@@ -108,3 +108,16 @@ def share_in_colour(tab: Target, text: str, rgb: tuple[int, int, int]) -> float:
         1 for pixel in pixels if all(abs(a - b) <= 8 for a, b in zip(pixel, rgb, strict=True))
     )
     return near / len(pixels)
+
+
+def connection_result(options: Target) -> str:
+    """What the options page says once its connection test (already pressed) is done."""
+    return options.browser.wait_for(
+        lambda: options.evaluate(
+            "document.getElementById('result').dataset.kind !== 'info'"
+            " && document.getElementById('result').dataset.kind"
+            " && document.getElementById('result-text').textContent"
+        ),
+        30,
+        "the connection test",
+    )

@@ -29,6 +29,7 @@ from in_browser import (
     RATE,
     SITE,
     clear_selection,
+    connection_result,
     event,
     press_read_shortcut,
     press_stop_shortcut,
@@ -64,15 +65,7 @@ def fill_in_options(options: Target, port: int | None, token: str) -> str:
         options.tab_key()
         assert options.evaluate(focused) == expected
     options.enter_key()
-    return options.browser.wait_for(
-        lambda: options.evaluate(
-            "document.getElementById('result').dataset.kind !== 'info'"
-            " && document.getElementById('result').dataset.kind"
-            " && document.getElementById('result-text').textContent"
-        ),
-        30,
-        "the connection test",
-    )
+    return connection_result(options)
 
 
 def badge(worker: Target) -> tuple[str, str]:

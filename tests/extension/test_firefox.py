@@ -7,14 +7,12 @@ which Firefox grants when the shortcut runs."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 from bidi_firefox import EXTENSION_UUID, Firefox
 from in_browser import EXTENSION, SITE, event
+from support.browsers import host_user
 from support.daemon import DaemonProcess, Events
 from support.pages import ARTICLE_PARAGRAPHS, ARTICLE_TITLE, CHROME_WORDS, PageServer
 from support.pulse import PulseServer
@@ -35,22 +33,7 @@ def daemon(pulse: PulseServer) -> Iterator[DaemonProcess]:
 
 @pytest.fixture(scope="module")
 def firefox(daemon: DaemonProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Firefox]:
-    home = tmp_path_factory.mktemp("firefox-home")
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_DATA_HOME": str(home / ".local" / "share"),
-        "XDG_RUNTIME_DIR": str(daemon.runtime),
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "readaloud", "browser", "install"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
+    env = host_user(tmp_path_factory.mktemp("firefox-home"), daemon.runtime)
     browser = Firefox(EXTENSION, env=env, local_names=(SITE,))
     browser.start()
     yield browser

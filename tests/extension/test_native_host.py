@@ -8,9 +8,6 @@ reaches a real daemon on the user's socket; the sound is heard at PulseAudio's m
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +21,7 @@ from in_browser import (
     RATE,
     SENTENCE,
     SITE,
+    connection_result,
     event,
     press_read_shortcut,
     press_stop_shortcut,
@@ -32,6 +30,7 @@ from in_browser import (
     wait_for_highlight,
 )
 from support import signal as sig
+from support.browsers import host_user
 from support.daemon import DaemonProcess, Events
 from support.pulse import PulseServer
 
@@ -49,23 +48,7 @@ def daemon(pulse: PulseServer) -> Iterator[DaemonProcess]:
 @pytest.fixture(scope="module")
 def user(daemon: DaemonProcess, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The user's environment, in the daemon's session, with the host installed."""
-    home = tmp_path_factory.mktemp("home")
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_DATA_HOME": str(home / ".local" / "share"),
-        "XDG_RUNTIME_DIR": str(daemon.runtime),
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "readaloud", "browser", "install"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    return env
+    return host_user(tmp_path_factory.mktemp("home"), daemon.runtime)
 
 
 @pytest.fixture(scope="module")
@@ -114,15 +97,7 @@ def test_the_connection_test_says_the_host_is_used(options: Target) -> None:
     options.goto(OPTIONS_URL)
     options.browser.wait_for(lambda: options.evaluate("document.body.dataset.ready") == "true")
     options.evaluate("document.getElementById('test').click()")
-    result = options.browser.wait_for(
-        lambda: options.evaluate(
-            "document.getElementById('result').dataset.kind !== 'info'"
-            " && document.getElementById('result').dataset.kind"
-            " && document.getElementById('result-text').textContent"
-        ),
-        30,
-        "the connection test",
-    )
+    result = connection_result(options)
     assert result.startswith("Connected through the browser host"), result
     assert options.evaluate("document.getElementById('result').dataset.kind") == "ok"
 

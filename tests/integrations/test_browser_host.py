@@ -8,7 +8,6 @@ import json
 import os
 import struct
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,33 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.browsers import browser_command, user_env
 from support.daemon import DaemonProcess
 from support.pulse import PulseServer
 
 CHROME_ORIGIN = "chrome-extension://abjkaflbnnplkeaapjneejmnaededpgi/"
 HEADER = struct.Struct("=I")
-
-
-def user_env(home: Path, **extra: str) -> dict[str, str]:
-    """A user's environment with its own home and XDG folders."""
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_DATA_HOME": str(home / ".local" / "share"),
-    }
-    env.update(extra)
-    return env
-
-
-def browser_command(action: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "readaloud", "browser", action],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 class HostPort:
