@@ -93,7 +93,9 @@ def test_rate_changes_duration_not_pitch(tmp_path: Path) -> None:
         freqs = np.fft.rfftfreq(len(audio), 1 / sr)
         band = (freqs > 60) & (freqs < 400)  # where a male voice's pitch lives
         pitches[rate] = float(np.sum(freqs[band] * spectrum[band]) / np.sum(spectrum[band]))
-    assert durations["0.7"] > 1.7 * durations["1.6"]
+    # 2.29x if every pause scaled too; Piper's random phoneme durations move it (1.69-1.85
+    # seen in one day's runs), while the same rate twice stays near 1.
+    assert durations["0.7"] > 1.5 * durations["1.6"]
     assert abs(pitches["0.7"] - pitches["1.6"]) / pitches["1.6"] < 0.15
 
 

@@ -115,6 +115,9 @@ def test_a_link_left_unopened_expires():
     session = access.redeem(fresh)
     assert session and access.valid(session) and not access.valid("x" + session)
     assert access.redeem(fresh) is None
+    # Links asked for in a flood: only the newest are kept, the last one always works.
+    codes = [access.new_code() for _ in range(100)]
+    assert access.redeem(codes[0]) is None and access.redeem(codes[-1])
 
 
 def test_a_new_speed_applies_at_once_from_the_sentence_heard(daemon: DaemonProcess):

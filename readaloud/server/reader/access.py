@@ -18,8 +18,9 @@ from collections import OrderedDict
 
 #: How long a link may wait to be opened.
 LINK_TTL_S = 120.0
-#: Open reader tabs kept at once (the oldest is forgotten first).
+#: Open reader tabs kept at once, and links not yet opened (the oldest go first).
 MAX_SESSIONS = 32
+MAX_CODES = 16
 COOKIE = "readaloud_reader"
 
 
@@ -34,7 +35,8 @@ class ReaderAccess:
         code = secrets.token_urlsafe(24)
         with self._lock:
             now = self._clock()
-            self._codes = {c: t for c, t in self._codes.items() if t > now}
+            live = [(c, t) for c, t in self._codes.items() if t > now][-(MAX_CODES - 1) :]
+            self._codes = dict(live)
             self._codes[code] = now + LINK_TTL_S
         return code
 
