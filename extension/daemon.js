@@ -72,7 +72,8 @@ const MESSAGES = {
     "Start it with 'systemctl --user start readaloud' (or 'readaloud daemon'), " +
     "and check that the port in the extension's options matches [server] port in its config.",
   no_token: () =>
-    "No token is set. Run 'readaloud token' in a terminal and paste what it prints " +
+    "No token is set. Run 'readaloud browser install' in a terminal once and restart the " +
+    "browser (then no token is needed), or run 'readaloud token' and paste what it prints " +
     "into the extension's options.",
   wrong_token: () =>
     "The daemon refused the token. Run 'readaloud token' in a terminal and paste what it " +

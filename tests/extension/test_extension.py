@@ -237,3 +237,14 @@ def test_stopped_daemon_is_explained(
         assert "not running" in result and "systemctl --user start readaloud" in result
     finally:
         own.close()
+
+
+def test_no_token_and_no_browser_host_says_both_ways_to_connect(
+    article: Target, worker: Target, daemon: DaemonProcess
+) -> None:
+    set_settings(worker, daemon.port, "")  # this browser has no host installed either
+    select_paragraph(article, 0)
+    press_read_shortcut(article)
+    text, title = wait_for_badge(worker)
+    assert text == "!" and "readaloud browser install" in title and "readaloud token" in title
+    assert daemon.get("/v1/status").json()["state"] == "idle"  # nothing was read
