@@ -77,41 +77,53 @@ class DaemonClient:
         except httpx2.HTTPError:
             return False
 
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    def send(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> tuple[int, Any]:
+        """One request as it is: the daemon's status and JSON (``{}`` when it sent none)."""
         try:
             if body is None and method == "POST":
                 body = {}  # the daemon takes JSON bodies only, even empty ones
             response = self._client.request(method, path, json=body)
-        except (httpx2.ConnectError, FileNotFoundError):
+        except (httpx2.ConnectError, FileNotFoundError, ConnectionRefusedError):
             raise DaemonNotRunning(
                 "No readaloud daemon is running. Start it with 'readaloud daemon' "
                 "(or 'readaloud service install' to start it with your desktop)."
             ) from None
         except httpx2.TimeoutException:
             raise DaemonError("The readaloud daemon did not answer in time.") from None
-        data = response.json() if response.content else {}
-        if response.status_code >= 400:
+        try:
+            return response.status_code, response.json() if response.content else {}
+        except ValueError:
+            return response.status_code, {}
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        status, data = self.send(method, path, body)
+        if status >= 400:
             error = data.get("error", {}) if isinstance(data, dict) else {}
             kind = error.get("type", "")
-            message = error.get("message") or f"The daemon answered {response.status_code}."
-            raise error_for(kind, message, bad_input=response.status_code in _BAD_INPUT_STATUSES)
+            message = error.get("message") or f"The daemon answered {status}."
+            raise error_for(kind, message, bad_input=status in _BAD_INPUT_STATUSES)
         return data
+
+    def raw_events(self) -> Iterator[dict[str, Any]]:
+        """The daemon's event stream as it sends it (blocks; stop iterating to close):
+        ``{"type": "connected"}`` first, then each event's JSON, kinds this version does not
+        know included."""
+        with self._client.stream("GET", "/v1/events", timeout=None) as response:
+            for line in response.iter_lines():
+                if line == ": connected":
+                    yield {"type": Connected.type}
+                elif line.startswith("data: "):
+                    yield json.loads(line[6:])
 
     def events(self) -> Iterator[Event]:
         """Follow the daemon's event stream (blocks; stop iterating to close). ``Connected``
         comes first; kinds this version does not know are left out."""
-        with self._client.stream("GET", "/v1/events", timeout=None) as response:
-            kind = None
-            for line in response.iter_lines():
-                if line == ": connected":
-                    yield Connected()
-                elif line.startswith("event: "):
-                    kind = line[7:]
-                elif line.startswith("data: ") and kind:
-                    event = parse_event(json.loads(line[6:]))
-                    if event is not None:
-                        yield event
-                    kind = None
+        for raw in self.raw_events():
+            event = Connected() if raw.get("type") == Connected.type else parse_event(raw)
+            if event is not None:
+                yield event
 
     def close(self) -> None:
         self._client.close()

@@ -22,10 +22,12 @@ import struct
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import httpx2
 
+from readaloud.client import DaemonClient, DaemonError, DaemonNotRunning
 from readaloud.config import Config
 from readaloud.config import load as load_config
 from readaloud.errors import ReadaloudError
@@ -63,15 +65,11 @@ NOT_RUNNING = (
 
 
 class Host:
-    def __init__(self, socket_path: str, stdin: BinaryIO, stdout: BinaryIO) -> None:
+    def __init__(self, socket_path: Path, stdin: BinaryIO, stdout: BinaryIO) -> None:
         self.stdin = stdin
         self.stdout = stdout
         self._write_lock = threading.Lock()
-        self._client = httpx2.Client(
-            transport=httpx2.HTTPTransport(uds=socket_path),
-            base_url="http://localhost",
-            timeout=httpx2.Timeout(60.0, connect=5.0),
-        )
+        self._client = DaemonClient(socket_path, timeout=60.0)
         # A speak request waits for the daemon to extract a page; stop must not wait behind it.
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="request")
         self._following: dict[Any, threading.Event] = {}
@@ -141,28 +139,20 @@ class Host:
                 403, "not_allowed", "The browser may not open files: use 'readaloud read FILE'."
             )
         try:
-            response = self._client.request(method, path, json=body if method == "POST" else None)
-        except (httpx2.ConnectError, FileNotFoundError, ConnectionRefusedError):
+            status, answer = self._client.send(method, path, body if method == "POST" else None)
+        except DaemonNotRunning:
             return error(503, "not_running", NOT_RUNNING)
-        except httpx2.TimeoutException:
-            return error(504, "timeout", "The readaloud daemon did not answer in time.")
-        try:
-            answer = response.json() if response.content else {}
-        except ValueError:
-            answer = {}
-        return {"status": response.status_code, "body": answer}
+        except DaemonError as failure:
+            return error(504, "timeout", str(failure))
+        return {"status": status, "body": answer}
 
     def _follow(self, ident: Any, stop: threading.Event) -> None:
         """Forwards the daemon's events until unfollowed; ``connected`` first, ``lost`` last."""
         try:
-            with self._client.stream("GET", "/v1/events", timeout=None) as response:
-                for line in response.iter_lines():
-                    if stop.is_set():
-                        return
-                    if line == ": connected":
-                        self.write({"id": ident, "event": {"type": "connected"}})
-                    elif line.startswith("data: "):
-                        self.write({"id": ident, "event": json.loads(line[6:])})
+            for event in self._client.raw_events():
+                if stop.is_set():
+                    return
+                self.write({"id": ident, "event": event})
         except (httpx2.HTTPError, FileNotFoundError, ConnectionRefusedError) as failure:
             log.info("the daemon's events ended: %s", failure)
         if not stop.is_set():
@@ -176,7 +166,7 @@ def main() -> int:
     except ReadaloudError as failure:  # a broken config: the daemon's socket is still found
         print(f"readaloud browser host: {failure}", file=sys.stderr)
         config = Config()
-    host = Host(str(config.socket_path), sys.stdin.buffer, sys.stdout.buffer)
+    host = Host(config.socket_path, sys.stdin.buffer, sys.stdout.buffer)
     try:
         host.serve()
     except (ValueError, OSError) as failure:
