@@ -121,3 +121,12 @@ def connection_result(options: Target) -> str:
         30,
         "the connection test",
     )
+
+
+def unnamed_controls(tab: Target) -> list[str]:
+    """The ids of the page's controls a screen reader would announce with no name."""
+    return tab.evaluate(
+        "[...document.querySelectorAll('input, button, select, a')]"
+        ".filter(e => !(e.labels && e.labels.length) && !e.textContent.trim()"
+        " && !e.getAttribute('aria-label')).map(e => e.id)"
+    )

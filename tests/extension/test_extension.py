@@ -35,6 +35,7 @@ from in_browser import (
     press_stop_shortcut,
     select_paragraph,
     set_settings,
+    unnamed_controls,
 )
 from support import signal as sig
 from support.daemon import DaemonProcess, Events
@@ -116,12 +117,7 @@ def test_options_page_saves_the_token_and_the_connection_test_passes(
     stored = worker.evaluate("chrome.storage.local.get(['port', 'token'])")
     assert stored == {"port": daemon.port, "token": daemon.token}
     # Every control has an accessible name; the result is a live region.
-    unnamed = options.evaluate(
-        "[...document.querySelectorAll('input, button')]"
-        ".filter(e => !(e.labels && e.labels.length) && !e.textContent.trim()"
-        " && !e.getAttribute('aria-label')).map(e => e.id)"
-    )
-    assert unnamed == []
+    assert unnamed_controls(options) == []
     assert options.evaluate("document.getElementById('result').getAttribute('role')") == "status"
     assert ORIGIN in options.evaluate("document.getElementById('origin-line').textContent")
 

@@ -18,6 +18,7 @@ from in_browser import (
     clear_selection,
     event,
     select_paragraph,
+    unnamed_controls,
     wait_for_highlight,
 )
 from support.daemon import DaemonProcess, Events
@@ -116,12 +117,7 @@ def test_every_popup_control_is_named_and_the_state_is_announced(
 ) -> None:
     select_paragraph(article, 0)
     popup = open_popup(browser, article)
-    unnamed = popup.evaluate(
-        "[...document.querySelectorAll('input, button, select, a')]"
-        ".filter(e => !(e.labels && e.labels.length) && !e.textContent.trim()"
-        " && !e.getAttribute('aria-label')).map(e => e.id)"
-    )
-    assert unnamed == []
+    assert unnamed_controls(popup) == []
     assert popup.evaluate("document.getElementById('state').getAttribute('role')") == "status"
     # Tab reaches every control, in reading order.
     order = []

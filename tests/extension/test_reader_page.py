@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx2
 import pytest
 from cdp_browser import SHIFT, Chromium, Target
-from in_browser import event, highlighted, share_in_colour, wait_for_highlight
+from in_browser import event, highlighted, share_in_colour, unnamed_controls, wait_for_highlight
 from support import signal as sig
 from support.daemon import DaemonProcess, Events
 from support.pulse import PulseServer
@@ -173,12 +173,7 @@ def test_a_document_read_through_the_daemon_shows_as_it_is_heard(
 
 
 def test_every_control_is_named_and_the_state_is_announced(reader: Target) -> None:
-    unnamed = reader.evaluate(
-        "[...document.querySelectorAll('button, input, select')]"
-        ".filter(e => !(e.labels && e.labels.length) && !e.textContent.trim()"
-        " && !e.getAttribute('aria-label')).map(e => e.id)"
-    )
-    assert unnamed == []
+    assert unnamed_controls(reader) == []
     assert reader.evaluate("document.getElementById('state').getAttribute('role')") == "status"
     assert reader.evaluate("document.documentElement.lang") == "en"
 
@@ -186,12 +181,10 @@ def test_every_control_is_named_and_the_state_is_announced(reader: Target) -> No
 def test_a_forged_or_used_link_does_not_open_the_reader(
     browser: Chromium, daemon: DaemonProcess
 ) -> None:
-    port = daemon.port
+    used = daemon.unix.post("/v1/reader/link", json={}).json()["url"]
+    assert httpx2.get(used).status_code == 303  # a real link, opened once elsewhere
     tab = browser.open("about:blank")
-    for link in (f"http://127.0.0.1:{port}/reader?once=forged", None):
-        if link is None:  # a real link, used once already
-            link = daemon.unix.post("/v1/reader/link", json={}).json()["url"]
-            assert httpx2.get(link).status_code == 303  # opened once, elsewhere
+    for link in (f"http://127.0.0.1:{daemon.port}/reader?once=forged", used):
         tab.send("Page.navigate", {"url": link})
         browser.wait_for(
             lambda: "does not open" in (tab.evaluate("document.body?.innerText") or ""),
