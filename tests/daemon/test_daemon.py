@@ -26,14 +26,6 @@ LONG = " ".join(
 )
 
 
-@pytest.fixture(scope="module")
-def daemon(pulse: PulseServer):
-    process = DaemonProcess(pulse.env)
-    process.start()
-    yield process
-    process.close()
-
-
 @pytest.fixture(autouse=True)
 def quiet_after(request):
     yield

@@ -34,14 +34,6 @@ def files(tmp_path_factory) -> dict[str, Path]:
     }
 
 
-@pytest.fixture(scope="module")
-def daemon(pulse: PulseServer, tmp_path_factory):
-    process = DaemonProcess(pulse.env)
-    process.start()
-    yield process
-    process.close()
-
-
 @pytest.fixture(autouse=True)
 def quiet_after(request):
     yield

@@ -15,14 +15,6 @@ pytestmark = pytest.mark.sound
 RATE = 22050
 
 
-@pytest.fixture(scope="module")
-def daemon(pulse: PulseServer):
-    process = DaemonProcess(pulse.env)
-    process.start()
-    yield process
-    process.close()
-
-
 def spoken_text(events: Events, uid: str) -> str:
     events.wait_for(lambda e: e["type"] == "utterance_end" and e["id"] == uid, timeout=120)
     return " ".join(

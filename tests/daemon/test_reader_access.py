@@ -7,20 +7,11 @@ import httpx2
 import pytest
 from support.cli import run_readaloud
 from support.daemon import DaemonProcess, Events
-from support.pulse import PulseServer
 from support.reliable import LONG
 
 from readaloud.server.reader.access import LINK_TTL_S, ReaderAccess
 
 pytestmark = pytest.mark.sound
-
-
-@pytest.fixture(scope="module")
-def daemon(pulse: PulseServer):
-    process = DaemonProcess(pulse.env)
-    process.start()
-    yield process
-    process.close()
 
 
 @pytest.fixture(autouse=True)
