@@ -339,8 +339,17 @@ class Player:
     # -- control -----------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """Drop everything queued; the sound ends (with a 5 ms fade) within one audio block."""
+        """Drop everything queued and what the sound server still holds: silence at once.
+
+        Letting a fade play out behind the device's buffer took 25-35 ms; closing the running
+        stream makes PortAudio abort it, ALSA drop its buffer and PulseAudio (or PipeWire) flush
+        what it holds for the stream, as speechd's own output does on stop. The sound is cut
+        where the server is, without a fade. When another thread is in a slow call on the
+        stream, the queue is dropped with a 5 ms fade and what the device holds plays out.
+        """
         with self._lock:
+            now = time.monotonic()
+            audible = self._running and (self._has_sound() or now < self._heard_at)
             # The 5 ms fade-out is only for a stream that is playing it.
             sounding = self._running and self._has_sound()
             tail = self._take(len(self._fade_down)) if sounding else None
@@ -356,9 +365,29 @@ class Player:
             self._reached.clear()
             self._epoch += 1
             self._activity += 1
+            activity = self._activity
             if not self._queue:
                 self._drained.notify_all()
         self._wake.set()
+        if audible:
+            self._cut(activity)
+
+    def _cut(self, activity: int) -> None:
+        """Close the stream, unless anything was queued (or paused) since ``activity``."""
+        if not self._control.acquire(timeout=_CONTROL_WAIT_S):
+            return  # busy in a call on the stream: the fade and the device's buffer play out
+        try:
+            with self._lock:
+                if self._activity != activity:
+                    return  # a new sound is on its way into this stream: it must not be cut
+                self._queue.clear()
+                self._offset = 0
+                self._queued_frames = 0
+                self._heard_at = time.monotonic()
+                self._drained.notify_all()
+            self._close_stream()
+        finally:
+            self._control.release()
 
     def pause(self) -> None:
         """Fade out and output silence, keeping the position."""

@@ -232,6 +232,31 @@ def test_stop_silences_within_50_ms_and_the_next_utterance_plays(
     )
 
 
+def test_stop_drops_what_the_sound_server_holds(pulse: PulseServer, make_player: Players) -> None:
+    """With a 300 ms device buffer, stop is still heard at once: the buffer is not played out."""
+    player = make_player(latency=0.3)
+    player.open(RATE)
+    with pulse.capture(RATE) as cap:
+        player.enqueue(sig.tone(440, 3.0, RATE), RATE)
+        time.sleep(1.0)
+        stopped_at = time.monotonic()
+        player.stop()
+        time.sleep(0.6)
+        player.enqueue(sig.tone(660, 0.3, RATE), RATE)
+        player.end_utterance()
+        assert player.wait(timeout=5)
+    heard = cap.samples()
+    second_from = cap.index_at(stopped_at + 0.5)
+    first_end = sig.last_sound_index(heard[:second_from])
+    assert first_end is not None, "nothing was heard"
+    stop_delay_ms = (cap.time_at(first_end) - stopped_at) * 1000
+    print(f"stop → silence {stop_delay_ms:.1f} ms with a 300 ms device buffer")
+    assert stop_delay_ms < 100, "stop let the device's buffer play out"
+    # The next sound plays whole, on a fresh stream.
+    second = heard[second_from:]
+    assert sig.sound_duration(second, RATE) == pytest.approx(0.3, rel=0.05)
+
+
 @heard_live
 def test_resume_continues_at_the_sample_where_pause_cut(
     pulse: PulseServer, make_player: Players
