@@ -370,7 +370,11 @@ class Player:
                 self._drained.notify_all()
         self._wake.set()
         if audible:
-            self._cut(activity)
+            # On a thread of its own: closing waits for the sound server, and stop must return
+            # at once even when that server hangs (a stuck close is abandoned after a second).
+            threading.Thread(
+                target=self._cut, args=(activity,), name="readaloud-player-cut", daemon=True
+            ).start()
 
     def _cut(self, activity: int) -> None:
         """Close the stream, unless anything was queued (or paused) since ``activity``."""
