@@ -348,14 +348,12 @@ class Player:
         stream, the queue is dropped with a 5 ms fade and what the device holds plays out.
         """
         with self._lock:
-            now = time.monotonic()
-            audible = self._running and (self._has_sound() or now < self._heard_at)
             # The 5 ms fade-out is only for a stream that is playing it.
             sounding = self._running and self._has_sound()
+            # Sound may still be in the device and the server after the queue ran dry.
+            audible = sounding or (self._running and time.monotonic() < self._heard_at)
             tail = self._take(len(self._fade_down)) if sounding else None
-            self._queue.clear()
-            self._offset = 0
-            self._queued_frames = 0
+            self._clear_queue()
             if tail is not None and len(tail):
                 tail *= self._fade_down[: len(tail)]
                 self._append([Piece(tail)])
@@ -384,9 +382,7 @@ class Player:
             with self._lock:
                 if self._activity != activity:
                     return  # a new sound is on its way into this stream: it must not be cut
-                self._queue.clear()
-                self._offset = 0
-                self._queued_frames = 0
+                self._clear_queue()
                 self._heard_at = time.monotonic()
                 self._drained.notify_all()
             self._close_stream()
@@ -578,9 +574,7 @@ class Player:
         self._requested_rate = requested
         if self._rate != previous:  # the device changed under us: the queue is at a wrong rate
             with self._lock:
-                self._queue.clear()
-                self._offset = 0
-                self._queued_frames = 0
+                self._clear_queue()
             self._resampler = None
 
     def _ensure_started(self) -> None:
@@ -696,6 +690,11 @@ class Player:
 
     def _has_sound(self) -> bool:
         return bool(self._queue) and not (self._paused and self._pause_tail == 0)
+
+    def _clear_queue(self) -> None:
+        self._queue.clear()
+        self._offset = 0
+        self._queued_frames = 0
 
     def _append(self, pieces: list[Piece]) -> None:
         self._queue.extend(pieces)
